@@ -1,0 +1,67 @@
+"""One JSON error shape for the whole API.
+
+Every error body is ``{"error": {"status": 400, "code": "invalid", "message": "...",
+"fields": {"digit": ["..."]}}}``; ``fields`` appears only for validation errors.
+"""
+
+from django.http import JsonResponse
+from django.views.defaults import page_not_found
+from rest_framework import exceptions, status
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "unavailable"
+    default_detail = "the service is temporarily unavailable; retry later"
+
+
+def _first_message(detail):
+    if isinstance(detail, dict):
+        for name, value in detail.items():
+            message = _first_message(value)
+            return message if name in ("non_field_errors", "body") or message.startswith(str(name)) else f"{name}: {message}"
+    if isinstance(detail, list):
+        return _first_message(detail[0]) if detail else ""
+    return str(detail)
+
+
+def _plain(detail):
+    if isinstance(detail, dict):
+        return {name: _plain(value) for name, value in detail.items()}
+    if isinstance(detail, list):
+        return [_plain(item) for item in detail]
+    return str(detail)
+
+
+def error_body(status_code, code, message, fields=None):
+    body = {"status": status_code, "code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return {"error": body}
+
+
+def exception_handler(exc, context):
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # not an API exception: Django's 500 handling (see backend.urls.handler500)
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _plain(exc.detail) if isinstance(exc.detail, dict) else {"body": _plain(exc.detail)}
+        response.data = error_body(response.status_code, "invalid", _first_message(exc.detail), fields)
+    elif isinstance(exc, exceptions.ParseError):
+        response.data = error_body(response.status_code, "parse_error",
+                                   f"the request body is not valid JSON ({exc.detail}); send a JSON object")
+    else:
+        code = exc.get_codes() if isinstance(exc.get_codes(), str) else "error"
+        response.data = error_body(response.status_code, code, str(exc.detail))
+    return response
+
+
+def json_not_found(request, exception=None):
+    if not request.path.startswith("/api/"):
+        return page_not_found(request, exception)
+    return JsonResponse(error_body(404, "not_found", f"no endpoint at {request.path}; see the README for the API"), status=404)
+
+
+def json_server_error(request):
+    return JsonResponse(error_body(500, "server_error", "internal error; it has been logged"), status=500)

@@ -1,0 +1,121 @@
+"""Input and output shapes of the generation API."""
+
+import json
+from collections.abc import Mapping
+
+from rest_framework import serializers
+
+from gan_core.sampling import MAX_SEED
+
+from ..services import MAX_COUNT, MAX_DIGIT
+
+
+def _json_kind(data):
+    return {type(None): "null", list: "array", dict: "object", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(data), "value")
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer that must arrive as a JSON integer: no strings, floats or booleans.
+
+    DRF's IntegerField would accept "7", 7.0 and true; a typed API should reject them
+    instead of guessing. Every error message names the allowed range and the value received.
+    """
+
+    def __init__(self, *, range_text, **kwargs):
+        self.range_text = range_text
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self._reject(data)
+        if (self.min_value is not None and data < self.min_value) or (self.max_value is not None and data > self.max_value):
+            self._reject(data)
+        return data
+
+    def validate_empty_values(self, data):
+        if data is None and not self.allow_null:
+            self._reject(data)
+        return super().validate_empty_values(data)
+
+    def _reject(self, data):
+        received = json.dumps(data) if data is None or isinstance(data, (bool, int, float, str)) else f"a JSON {_json_kind(data)}"
+        raise serializers.ValidationError(f"{self.field_name} must be {self.range_text}; got {received}", code="invalid")
+
+
+class GenerateRequestSerializer(serializers.Serializer):
+    digit = StrictIntegerField(
+        min_value=0, max_value=MAX_DIGIT, required=False, allow_null=True, default=None,
+        range_text=f"an integer from 0 to {MAX_DIGIT}, or null for a random digit",
+        help_text=f"Class to generate, 0-{MAX_DIGIT}. Omitted or null: each image gets a class derived from its seed.",
+    )
+    count = StrictIntegerField(
+        min_value=1, max_value=MAX_COUNT, required=False, default=1,
+        range_text=f"an integer from 1 to {MAX_COUNT}",
+        help_text=f"Number of images, 1-{MAX_COUNT}.",
+    )
+    seed = StrictIntegerField(
+        min_value=0, max_value=MAX_SEED, required=False, allow_null=True, default=None,
+        range_text="an integer from 0 to 9223372036854775807 (2^63 - 1), or null for a random seed",
+        help_text="Seed of the first image; image i uses seed + i. Omitted or null: drawn at random and returned.",
+    )
+
+    def validate_empty_values(self, data):
+        if data is None:  # a body of JSON null
+            self.to_internal_value(data)
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError(
+                {"body": [f'the request body must be a JSON object such as {{"digit": 7, "count": 4}}; got a JSON {_json_kind(data)}']}
+            )
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            allowed = ", ".join(self.fields)
+            raise serializers.ValidationError(
+                {name: [f"unknown field {name!r}; allowed fields are {allowed}"] for name in unknown}
+            )
+        return super().to_internal_value(data)
+
+
+class JobImageSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    digit = serializers.IntegerField()
+    seed = serializers.IntegerField()
+    url = serializers.SerializerMethodField()
+
+    def get_url(self, image):
+        request = self.context.get("request")
+        url = image.file.url
+        return request.build_absolute_uri(url) if request else url
+
+
+class JobSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+    url = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField()
+    parameters = serializers.SerializerMethodField()
+    model_version = serializers.CharField()
+    error = serializers.CharField()
+    images = JobImageSerializer(many=True)
+
+    def get_url(self, job):
+        from django.urls import reverse
+
+        request = self.context.get("request")
+        path = reverse("job-detail", kwargs={"job_id": job.id})
+        return request.build_absolute_uri(path) if request else path
+
+    def get_parameters(self, job):
+        return {"digit": job.digit, "count": job.count, "seed": job.seed}
+
+
+class JobCreatedSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+    url = serializers.SerializerMethodField(method_name="get_url")
+
+    get_url = JobSerializer.get_url

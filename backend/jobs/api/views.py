@@ -1,0 +1,50 @@
+"""REST endpoints: thin edges that validate, call one service or selector, and shape the answer."""
+
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ..selectors import JobNotFoundError, job_get
+from ..services import QueueUnavailableError, job_create
+from .errors import ServiceUnavailable
+from .serializers import GenerateRequestSerializer, JobCreatedSerializer, JobSerializer
+
+
+def json_body(request):
+    """Return the parsed JSON body, or {} for an empty one.
+
+    A non-empty body without a Content-Type is rejected with 415: DRF would read it
+    as an empty form and the request's fields would be silently dropped.
+    """
+    if int(request.META.get("CONTENT_LENGTH") or 0) == 0:
+        return {}
+    if not request.content_type:
+        raise exceptions.UnsupportedMediaType(
+            "", detail="missing Content-Type; send the body as JSON with Content-Type: application/json"
+        )
+    return request.data
+
+
+class GenerateView(APIView):
+    """``POST /api/generate``: queue a generation job and return 202 with its URL."""
+
+    def post(self, request):
+        serializer = GenerateRequestSerializer(data=json_body(request))
+        serializer.is_valid(raise_exception=True)
+        try:
+            job = job_create(**serializer.validated_data)
+        except QueueUnavailableError as error:
+            raise ServiceUnavailable(f"{error}; the job was recorded as failed, retry later") from error
+        body = JobCreatedSerializer(job, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+
+
+class JobDetailView(APIView):
+    """``GET /api/jobs/<id>``: a job's status, parameters, model version and image URLs."""
+
+    def get(self, request, job_id):
+        try:
+            job = job_get(job_id=job_id)
+        except JobNotFoundError as error:
+            raise exceptions.NotFound(str(error)) from error
+        return Response(JobSerializer(job, context={"request": request}).data)

@@ -1,0 +1,67 @@
+"""Generation jobs and their images. The job row is the source of truth for a job's state."""
+
+import uuid
+
+from django.db import models
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
+
+
+class Job(models.Model):
+    """A request for ``count`` images of one digit (or random digits), one seed per image."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
+    # The requested class; null means each image gets a class derived from its seed.
+    digit = models.SmallIntegerField(null=True, blank=True)
+    count = models.PositiveSmallIntegerField(default=1)
+    # Seed of the first image; image i uses seed + i. Drawn at random when the request omits it.
+    seed = models.BigIntegerField()
+    model_version = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    # How many times a worker has started this job; redelivery after a lost worker adds one.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"job {self.id} ({self.status})"
+
+    @property
+    def is_terminal(self):
+        return self.status in TERMINAL_STATUSES
+
+
+def image_path(image, filename):
+    # Names come from ids only, so no user input reaches the storage path.
+    return f"jobs/{image.job_id}/{image.index:05d}.png"
+
+
+class JobImage(models.Model):
+    """One generated PNG of a job, stored through Django's default storage."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="images")
+    index = models.PositiveIntegerField()
+    digit = models.SmallIntegerField()
+    seed = models.BigIntegerField()
+    file = models.FileField(upload_to=image_path, max_length=255)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="unique_image_index_per_job")]
+
+    def __str__(self):
+        return f"image {self.index} of job {self.job_id}"

@@ -1,0 +1,143 @@
+"""The main job: run the whole service locally and generate every digit through its API.
+
+``./run`` calls this after installing the requirements. It starts an embedded
+Redis when ``REDIS_URL`` is not set, migrates the database, starts a Celery worker
+and gunicorn, asks ``POST /api/generate`` for each digit 0-9, waits for the jobs,
+writes one grid PNG of the results, prints its path and the job URLs, and then
+keeps serving until Ctrl-C, which stops every process it started.
+"""
+
+import argparse
+import io
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .processes import REPO_ROOT, EmbeddedRedis, free_port, start_web, start_worker, stop_process, wait_for_port
+
+logger = logging.getLogger("launcher")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="./run", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)),
+                        help="HTTP port on 127.0.0.1 (default: $PORT or 8000; a free port if it is taken)")
+    parser.add_argument("--count", type=int, default=8, help="images per digit in the demo grid (1-64, default 8)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of each digit's first image (default 0)")
+    parser.add_argument("--workers", type=int, default=1, help="Celery pool processes for generation (default 1)")
+    parser.add_argument("--exit", action="store_true", help="stop everything after the demo instead of serving")
+    parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for the demo jobs (default 120)")
+    return parser.parse_args(argv)
+
+
+def port_is_free(port):
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def run_demo(base_url, *, count, seed, timeout, out_path):
+    """Request every digit, wait for the jobs, and write their images as one grid (a row per digit)."""
+    import requests
+    from PIL import Image
+
+    jobs = []
+    for digit in range(10):
+        response = requests.post(f"{base_url}/api/generate", json={"digit": digit, "count": count, "seed": seed}, timeout=10)
+        response.raise_for_status()
+        jobs.append(response.json()["url"])
+
+    deadline = time.monotonic() + timeout
+    finished = {}
+    while len(finished) < len(jobs):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(jobs) - len(finished)} demo jobs were not finished after {timeout} s")
+        for url in jobs:
+            if url not in finished:
+                job = requests.get(url, timeout=10).json()
+                if job["status"] in ("succeeded", "failed", "canceled"):
+                    finished[url] = job
+        time.sleep(0.2)
+    failed = [job for job in finished.values() if job["status"] != "succeeded"]
+    if failed:
+        raise RuntimeError(f"demo job {failed[0]['id']} ended {failed[0]['status']}: {failed[0]['error']}")
+
+    cell, padding = 28, 2
+    sheet = Image.new("L", (count * (cell + padding) + padding, 10 * (cell + padding) + padding))
+    for row, url in enumerate(jobs):
+        for image in finished[url]["images"]:
+            png = Image.open(io.BytesIO(requests.get(image["url"], timeout=10).content))
+            sheet.paste(png, (padding + image["index"] * (cell + padding), padding + row * (cell + padding)))
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.resize((sheet.width * 4, sheet.height * 4), Image.NEAREST).save(out_path)
+    return jobs, finished
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    var_dir = Path(os.environ.get("GAN_VAR_DIR", REPO_ROOT / "var"))
+    log_dir = var_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    children = []
+
+    def shutdown(*_):
+        logger.info("stopping %d processes", len(children))
+        for stop in reversed(children):
+            stop()
+        children.clear()
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        if not env.get("REDIS_URL"):
+            redis = EmbeddedRedis().start()
+            children.append(redis.stop)
+            env["REDIS_URL"] = redis.url
+            logger.info("REDIS_URL not set: using an embedded Redis at %s", redis.url)
+
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=REPO_ROOT, env=env, check=True)
+
+        worker = start_worker(env, concurrency=args.workers, log_file=log_dir / "worker.log")
+        children.append(lambda: stop_process(worker))
+        port = args.port if port_is_free(args.port) else free_port()
+        web = start_web(env, port=port, log_file=log_dir / "web.log")
+        children.append(lambda: stop_process(web))
+        wait_for_port("127.0.0.1", port, 60, web)
+        base_url = f"http://127.0.0.1:{port}"
+        logger.info("API at %s/api/generate; logs in %s", base_url, log_dir)
+
+        grid_path = var_dir / "demo" / "digits.png"
+        jobs, finished = run_demo(base_url, count=args.count, seed=args.seed, timeout=args.timeout, out_path=grid_path)
+        version = next(iter(finished.values()))["model_version"]
+        print(f"\nGenerated digits 0-9 ({args.count} each, model {version}): {grid_path}")
+        print("Jobs:")
+        for digit, url in enumerate(jobs):
+            print(f"  {digit}: {url}")
+        if args.exit:
+            return 0
+        print(f"\nServing at {base_url} (admin at {base_url}/admin/). Press Ctrl-C to stop.", flush=True)
+        while all(process.poll() is None for process in (worker, web)):
+            time.sleep(0.5)
+        logger.error("a child process exited; see %s", log_dir)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

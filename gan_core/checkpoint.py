@@ -1,0 +1,82 @@
+"""Checkpoints that carry their own configuration, so sampling needs nothing else."""
+
+import hashlib
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from .config import ModelConfig, TrainConfig, config_from_dict
+from .models import Generator
+
+FORMAT_VERSION = 1
+
+
+def save_checkpoint(path, *, model_config, train_config, generator_ema, generator=None, critic=None,
+                    generator_optimizer=None, critic_optimizer=None, step=0, epoch=0, history=None,
+                    fixed_latent=None, fixed_labels=None):
+    """Write a checkpoint atomically (temporary file, then rename), so a crash never leaves half a file.
+
+    With only the EMA generator it is a release checkpoint: enough to sample, not to resume.
+    """
+    state = {
+        "format_version": FORMAT_VERSION,
+        "model_config": asdict(model_config),
+        "train_config": asdict(train_config),
+        "generator_ema": generator_ema.state_dict(),
+        "step": step,
+        "epoch": epoch,
+        "history": history or [],
+    }
+    if generator is not None:
+        state["generator"] = generator.state_dict()
+    if critic is not None:
+        state["critic"] = critic.state_dict()
+    if generator_optimizer is not None:
+        state["generator_optimizer"] = generator_optimizer.state_dict()
+        state["critic_optimizer"] = critic_optimizer.state_dict()
+    if fixed_latent is not None:
+        state["fixed_latent"] = fixed_latent
+        state["fixed_labels"] = fixed_labels
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    torch.save(state, temporary)
+    os.replace(temporary, path)
+
+
+def load_checkpoint(path):
+    """Return the raw checkpoint dict, on the CPU."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{path}: unsupported checkpoint format {state.get('format_version')!r}")
+    return state
+
+
+def file_digest(path, length=12):
+    """Return the first ``length`` hex digits of the file's SHA-256: the weights' identity."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:length]
+
+
+def load_generator(path, device="cpu"):
+    """Return ``(generator, state)`` with the EMA weights, in eval mode, on ``device``.
+
+    Eval mode makes batch norm use its running statistics, so each image depends
+    only on its own latent and label, not on the rest of the batch.
+    """
+    state = load_checkpoint(path)
+    generator = Generator(config_from_dict(ModelConfig, state["model_config"]))
+    generator.load_state_dict(state["generator_ema"])
+    generator.to(device).eval()
+    for parameter in generator.parameters():
+        parameter.requires_grad_(False)
+    return generator, state
+
+
+def train_config_of(state):
+    return config_from_dict(TrainConfig, state["train_config"])

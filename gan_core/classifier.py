@@ -1,0 +1,122 @@
+"""The evaluation classifier: a small CNN trained on real MNIST only, never used in GAN training.
+
+It judges generated digits: how often it agrees with the requested class, and (through
+``features``) where samples sit relative to real images. It takes images in [-1, 1],
+the same scale as the generator's output and as its own training data.
+
+Train it with ``python -m gan_core.classifier --out gan_core/weights/mnist_classifier.pt``.
+"""
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import InMemoryBatches, load_mnist_tensors, to_model_range
+
+logger = logging.getLogger(__name__)
+
+
+class Classifier(nn.Module):
+    """Maps images ``(B, 1, 28, 28)`` in [-1, 1] to class logits ``(B, 10)``."""
+
+    feature_dim = 128
+
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),  # (B, 32, 14, 14)
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),  # (B, 64, 7, 7)
+            nn.Flatten(),
+            nn.Dropout(0.3),
+            nn.Linear(64 * 7 * 7, self.feature_dim), nn.ReLU(inplace=True),  # (B, 128): the feature space
+        )
+        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(self.feature_dim, num_classes))
+
+    def features(self, images):
+        return self.body(images)
+
+    def forward(self, images):
+        return self.head(self.body(images))
+
+
+@torch.no_grad()
+def predict(classifier, images, batch_size=1000):
+    """Return predicted classes ``(N,)`` for images ``(N, 1, 28, 28)`` in [-1, 1]."""
+    device = next(classifier.parameters()).device
+    return torch.cat([classifier(chunk.to(device)).argmax(dim=1).cpu() for chunk in images.split(batch_size)])
+
+
+@torch.no_grad()
+def accuracy_on_test_set(classifier, data_root=None):
+    images, labels = load_mnist_tensors(data_root, train=False)
+    return (predict(classifier, to_model_range(images)) == labels).float().mean().item()
+
+
+def shift_augment(images, max_shift=2):
+    """Shift each batch by up to ``max_shift`` pixels, so the classifier does not rely on exact centring."""
+    dx, dy = torch.randint(-max_shift, max_shift + 1, (2,)).tolist()
+    return torch.roll(images, shifts=(dy, dx), dims=(2, 3))
+
+
+def train_classifier(out_path, *, data_root=None, epochs=4, batch_size=128, lr=1e-3, seed=0):
+    """Train on the 60,000 MNIST training images, save to ``out_path``, return test accuracy."""
+    torch.manual_seed(seed)
+    images, labels = load_mnist_tensors(data_root, train=True)
+    batches = InMemoryBatches(images, labels, batch_size, "cpu", seed=seed)
+    classifier = Classifier()
+    optimizer = torch.optim.Adam(classifier.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * batches.batches_per_epoch)
+    for epoch in range(epochs):
+        classifier.train()
+        start, total_loss = time.perf_counter(), 0.0
+        for real, target in batches.epoch():
+            loss = F.cross_entropy(classifier(shift_augment(real)), target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total_loss += loss.item()
+        classifier.eval()
+        accuracy = accuracy_on_test_set(classifier, data_root)
+        logger.info("epoch %d/%d loss %.4f test accuracy %.4f (%.0fs)", epoch + 1, epochs,
+                    total_loss / batches.batches_per_epoch, accuracy, time.perf_counter() - start)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": classifier.state_dict(), "test_accuracy": accuracy, "epochs": epochs}, out_path)
+    return accuracy
+
+
+def load_classifier(path, device="cpu"):
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    classifier = Classifier()
+    classifier.load_state_dict(state["state_dict"])
+    return classifier.to(device).eval()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m gan_core.classifier", description="Train the evaluation classifier.")
+    parser.add_argument("--out", type=Path, required=True, help="where to write the classifier weights")
+    parser.add_argument("--data-root", default=None, help="folder holding MNIST/raw (default: GAN_DATA_ROOT or ../shared/data)")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    accuracy = train_classifier(args.out, data_root=args.data_root, epochs=args.epochs)
+    print(f"test accuracy {accuracy:.4f}; saved {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Hyperparameters for the conditional WGAN-GP, saved inside every checkpoint."""
+
+from dataclasses import asdict, dataclass, fields
+
+
+@dataclass
+class ModelConfig:
+    """Shape of the generator and critic; enough to rebuild both from a checkpoint."""
+
+    # Length of the latent vector z. 128 gives enough variety per digit without
+    # slowing the generator's first linear layer.
+    latent_dim: int = 128
+    # Number of classes; the label embedding and the critic's projection have one row each.
+    num_classes: int = 10
+    # Base channel counts. The generator uses 4x, 2x and 1x its width at 7x7, 14x14 and
+    # 28x28, and the critic 1x, 2x and 4x its width at 14x14, 7x7 and 4x4. The critic is
+    # the wider of the two because WGAN-GP needs a critic close to optimal.
+    generator_width: int = 32
+    critic_width: int = 48
+    # Images are single-channel 28x28.
+    image_channels: int = 1
+    image_size: int = 28
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings for one training run."""
+
+    dataset: str = "mnist"
+    # Folder that holds MNIST/raw in torchvision's layout ("": GAN_DATA_ROOT, else ../shared/data).
+    data_root: str = ""
+    # Number of full passes over the 60,000 training images; ``max_steps`` wins when set.
+    epochs: int = 10
+    # Stop after this many generator steps (0: no limit, train for ``epochs``).
+    max_steps: int = 0
+    batch_size: int = 64
+    # Two-timescale Adam with betas (0.0, 0.9), as in the WGAN-GP paper's setup
+    # (Gulrajani et al., 2017): momentum off for the first moment keeps the critic responsive.
+    generator_lr: float = 2e-4
+    critic_lr: float = 2e-4
+    beta1: float = 0.0
+    beta2: float = 0.9
+    # Learning-rate schedule over the run: "linear" decays both rates to 0 at the last
+    # step, which settles the EMA generator; "constant" keeps them fixed.
+    lr_schedule: str = "linear"
+    # Critic steps per generator step. Five keeps the critic near optimal, which is
+    # what makes its output a useful Wasserstein estimate.
+    n_critic: int = 5
+    # Weight of the gradient penalty; 10 is the value that works across the paper's datasets.
+    gp_weight: float = 10.0
+    # Small penalty on the critic's real scores that keeps them from drifting far from 0
+    # (Karras et al., 2018); it does not change the optimum.
+    drift_weight: float = 1e-3
+    # Decay of the exponential moving average of generator weights used for sampling.
+    ema_decay: float = 0.999
+    seed: int = 0
+    # "auto" picks CUDA when it is available.
+    device: str = "auto"
+    # Generator steps between log lines and between checkpoints.
+    log_every: int = 100
+    checkpoint_every: int = 1000
+    num_workers: int = 0
+
+    def __post_init__(self):
+        if self.n_critic < 1:
+            raise ValueError(f"n_critic must be at least 1, got {self.n_critic}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.lr_schedule not in ("linear", "constant"):
+            raise ValueError(f"lr_schedule must be 'linear' or 'constant', got {self.lr_schedule!r}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+
+
+def config_from_dict(cls, values):
+    """Build ``cls`` from a dict, ignoring keys that an older or newer version does not know."""
+    known = {f.name for f in fields(cls)}
+    return cls(**{key: value for key, value in values.items() if key in known})
+
+
+__all__ = ["ModelConfig", "TrainConfig", "asdict", "config_from_dict"]

@@ -1,0 +1,96 @@
+"""Conditional generator and projection critic for 28x28 single-channel images."""
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+
+
+class Generator(nn.Module):
+    """Maps a latent ``(B, latent_dim)`` and labels ``(B,)`` to images ``(B, 1, 28, 28)`` in [-1, 1]."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        width = config.generator_width
+        self.label_embedding = nn.Embedding(config.num_classes, config.latent_dim)
+        self.project = nn.Sequential(
+            nn.Linear(2 * config.latent_dim, 4 * width * 7 * 7, bias=False),
+            nn.BatchNorm1d(4 * width * 7 * 7),
+            nn.ReLU(inplace=True),
+        )
+        self.upsample = nn.Sequential(
+            # (B, 4w, 7, 7) -> (B, 2w, 14, 14)
+            nn.ConvTranspose2d(4 * width, 2 * width, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(inplace=True),
+            # (B, 2w, 14, 14) -> (B, w, 28, 28)
+            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+            # (B, w, 28, 28) -> (B, 1, 28, 28)
+            nn.Conv2d(width, config.image_channels, 3, padding=1),
+            nn.Tanh(),
+        )
+
+    def forward(self, latent, labels):
+        assert latent.dim() == 2 and latent.shape[1] == self.config.latent_dim, (
+            f"latent must be (B, {self.config.latent_dim}), got {tuple(latent.shape)}"
+        )
+        return self.synthesize(latent, self.label_embedding(labels))
+
+    def synthesize(self, latent, label_embedding):
+        """Generate from label embeddings ``(B, latent_dim)`` instead of labels.
+
+        Interpolating between two digits mixes their embeddings and calls this.
+        """
+        # The label enters as a learned embedding concatenated to z: (B, 2 * latent_dim).
+        hidden = torch.cat([latent, label_embedding], dim=1)
+        hidden = self.project(hidden).view(-1, 4 * self.config.generator_width, 7, 7)
+        return self.upsample(hidden)
+
+
+class Critic(nn.Module):
+    """Scores images ``(B, 1, 28, 28)`` with labels ``(B,)``; returns ``(B,)`` unbounded scores.
+
+    The label enters by projection (Miyato and Koyama, 2018): the score is a linear
+    function of the image features plus their inner product with the label's
+    embedding. There is no batch norm, because the gradient penalty is defined per
+    sample and batch statistics would couple the samples of a batch.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        width = config.critic_width
+        self.features = nn.Sequential(
+            # (B, 1, 28, 28) -> (B, w, 14, 14)
+            nn.Conv2d(config.image_channels, width, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2, inplace=True),
+            # (B, w, 14, 14) -> (B, 2w, 7, 7)
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2, inplace=True),
+            # (B, 2w, 7, 7) -> (B, 4w, 4, 4)
+            nn.Conv2d(2 * width, 4 * width, 3, stride=2, padding=1),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Flatten(),
+        )
+        feature_dim = 4 * width * 4 * 4
+        self.score = nn.Linear(feature_dim, 1)
+        self.label_projection = nn.Embedding(config.num_classes, feature_dim)
+
+    def forward(self, images, labels):
+        features = self.features(images)  # (B, 4w * 16)
+        projection = (self.label_projection(labels) * features).sum(dim=1)  # (B,)
+        return self.score(features).squeeze(1) + projection
+
+
+def build_models(config: ModelConfig):
+    """Return a freshly initialised ``(generator, critic)`` pair."""
+    generator, critic = Generator(config), Critic(config)
+    for module in list(generator.modules()) + list(critic.modules()):
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(module.weight, 0.0, 0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+    return generator, critic

@@ -1,0 +1,72 @@
+"""Train the conditional WGAN-GP: ``python -m gan_core.train --out runs/mnist``.
+
+Every ModelConfig and TrainConfig field is a flag (``--n-critic 5``). The run
+folder gets ``checkpoint.pt`` (resumable with ``--resume``), ``train.log`` and a
+fixed-noise sample grid per epoch and per checkpoint under ``samples/``.
+"""
+
+import argparse
+import logging
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import torch
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from .config import ModelConfig, TrainConfig
+from .training import NonFiniteLossError, export_release, train
+
+
+def add_config_flags(parser, cls):
+    for item in fields(cls):
+        flag = "--" + item.name.replace("_", "-")
+        kind = type(item.default)
+        parser.add_argument(flag, dest=item.name, type=kind, default=item.default,
+                            help=f"{cls.__name__}.{item.name} (default: {item.default!r})")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m gan_core.train", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, type=Path, help="run folder for checkpoints, log and sample grids")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt when it exists")
+    parser.add_argument("--export", type=Path, default=None,
+                        help="after training, write a sampling-only checkpoint (EMA generator) to this path")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--dry-run", action="store_true", help="run one generator step and exit, to check the setup")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar (logs still print)")
+    add_config_flags(parser.add_argument_group("model"), ModelConfig)
+    add_config_flags(parser.add_argument_group("training"), TrainConfig)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    values = vars(args)
+    model_config = ModelConfig(**{f.name: values[f.name] for f in fields(ModelConfig)})
+    try:
+        train_config = TrainConfig(**{f.name: values[f.name] for f in fields(TrainConfig)})
+    except ValueError as error:
+        raise SystemExit(f"invalid training option: {error}") from error
+    if args.dry_run:
+        train_config.max_steps, train_config.log_every = 1, 1
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        handlers=[logging.StreamHandler(sys.stderr), logging.FileHandler(args.out / "train.log")])
+    logging.getLogger(__name__).info("command: %s", " ".join(sys.argv))
+    with logging_redirect_tqdm():
+        try:
+            result = train(model_config, train_config, args.out, resume=args.resume, progress=not args.no_progress)
+        except NonFiniteLossError as error:
+            raise SystemExit(str(error)) from error
+    if args.export:
+        export_release(result.checkpoint_path, args.export)
+        logging.getLogger(__name__).info("exported sampling checkpoint to %s", args.export)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""The WGAN-GP training loop as a library function; ``gan_core.train`` is its CLI."""
+
+import copy
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from . import checkpoint as ckpt
+from .config import ModelConfig, TrainConfig, config_from_dict
+from .data import InMemoryBatches, load_mnist_tensors
+from .losses import critic_loss, generator_loss, gradient_penalty
+from .models import build_models
+from .sampling import grid_png, latent_for_seed
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite; training stopped without saving the bad weights."""
+
+    def __init__(self, step, values):
+        self.step = step
+        super().__init__(f"non-finite loss at generator step {step}: {values}; "
+                         "lower the learning rates or the gp_weight and resume from the last checkpoint")
+
+
+@dataclass
+class TrainResult:
+    status: str  # "finished" or "stopped" (``should_stop`` returned True)
+    step: int
+    checkpoint_path: Path
+    history: list = field(default_factory=list)
+
+
+def resolve_device(preference):
+    if preference == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was requested but CUDA is not available; use 'cpu' or 'auto'")
+    return torch.device(preference)
+
+
+def total_steps(train_config, batches_per_epoch):
+    """Generator steps in the run; each consumes ``n_critic`` real batches."""
+    if train_config.max_steps:
+        return train_config.max_steps
+    return train_config.epochs * max(1, batches_per_epoch // train_config.n_critic)
+
+
+def update_ema(ema, model, decay):
+    """Move the EMA parameters toward the model's; buffers are left to ``recalibrate_batch_norm``."""
+    with torch.no_grad():
+        for ema_parameter, parameter in zip(ema.parameters(), model.parameters()):
+            ema_parameter.lerp_(parameter, 1.0 - decay)
+
+
+@torch.no_grad()
+def recalibrate_batch_norm(generator, batches=20, batch_size=256, seed=0):
+    """Recompute batch-norm running statistics for the (EMA) weights the generator has now.
+
+    Averaged weights do not match the statistics collected for the raw weights, so
+    the EMA generator gets its own, from random latents and uniform labels.
+    """
+    config = generator.config
+    device = next(generator.parameters()).device
+    random = torch.Generator().manual_seed(seed)
+    norms = [m for m in generator.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    saved_momentum = [m.momentum for m in norms]
+    for module in norms:
+        module.reset_running_stats()
+        module.momentum = None  # cumulative average over the batches below
+    generator.train()
+    for _ in range(batches):
+        latent = torch.randn(batch_size, config.latent_dim, generator=random).to(device)
+        labels = torch.randint(0, config.num_classes, (batch_size,), generator=random).to(device)
+        generator(latent, labels)
+    generator.eval()
+    for module, momentum in zip(norms, saved_momentum):
+        module.momentum = momentum
+
+
+def fixed_inputs(model_config, per_class=10):
+    """Return the fixed latents and labels of the sample grid: one row per digit, one column per seed."""
+    latent = torch.stack([latent_for_seed(seed, model_config.latent_dim) for seed in range(per_class)])
+    latent = latent.repeat(model_config.num_classes, 1)  # (classes * per_class, latent_dim)
+    labels = torch.arange(model_config.num_classes).repeat_interleave(per_class)
+    return latent, labels
+
+
+def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resume=False,
+          should_stop=None, on_log=None, on_checkpoint=None, progress=True):
+    """Train (or resume) a run in ``out_dir``; return a :class:`TrainResult`.
+
+    ``should_stop()`` is polled once per generator step; when it returns True the
+    run saves a checkpoint and returns with status "stopped". ``on_log(record)``
+    receives each interval's averaged losses, and ``on_checkpoint(path, step, grid_path)``
+    each saved checkpoint. Raises :class:`NonFiniteLossError` on a NaN or infinite loss.
+    """
+    out_dir = Path(out_dir)
+    (out_dir / "samples").mkdir(parents=True, exist_ok=True)
+    checkpoint_path = out_dir / CHECKPOINT_NAME
+    device = resolve_device(train_config.device)
+    torch.manual_seed(train_config.seed)
+
+    # Data: the whole training set on the device, in [-1, 1].
+    images, labels = load_mnist_tensors(train_config.data_root or None, train=True)
+    batches = InMemoryBatches(images, labels, train_config.batch_size, device, seed=train_config.seed)
+    steps = total_steps(train_config, batches.batches_per_epoch)
+    steps_per_epoch = max(1, batches.batches_per_epoch // train_config.n_critic)
+
+    # Models and optimisers.
+    generator, critic = build_models(model_config)
+    generator_ema = copy.deepcopy(generator)
+    generator.to(device), critic.to(device), generator_ema.to(device)
+    betas = (float(train_config.beta1), float(train_config.beta2))
+    generator_optimizer = torch.optim.Adam(generator.parameters(), train_config.generator_lr, betas=betas)
+    critic_optimizer = torch.optim.Adam(critic.parameters(), train_config.critic_lr, betas=betas)
+    fixed_latent, fixed_labels = fixed_inputs(model_config)
+    step, history = 0, []
+
+    if resume and checkpoint_path.exists():
+        state = ckpt.load_checkpoint(checkpoint_path)
+        generator.load_state_dict(state["generator"])
+        generator_ema.load_state_dict(state["generator_ema"])
+        critic.load_state_dict(state["critic"])
+        generator_optimizer.load_state_dict(state["generator_optimizer"])
+        critic_optimizer.load_state_dict(state["critic_optimizer"])
+        step, history = state["step"], state["history"]
+        torch.manual_seed(train_config.seed + step)
+        batches.generator.manual_seed(train_config.seed + step)
+        logger.info("resumed from %s at step %d of %d", checkpoint_path, step, steps)
+
+    def lr_factor(current):
+        if train_config.lr_schedule == "constant":
+            return 1.0
+        return max(0.0, 1.0 - current / steps)
+
+    def set_learning_rates(current):
+        for optimizer, base in ((generator_optimizer, train_config.generator_lr),
+                                (critic_optimizer, train_config.critic_lr)):
+            for group in optimizer.param_groups:
+                group["lr"] = base * lr_factor(current)
+
+    def save(current_step):
+        recalibrate_batch_norm(generator_ema)
+        ckpt.save_checkpoint(
+            checkpoint_path, model_config=model_config, train_config=train_config,
+            generator=generator, generator_ema=generator_ema, critic=critic,
+            generator_optimizer=generator_optimizer, critic_optimizer=critic_optimizer,
+            step=current_step, epoch=current_step // steps_per_epoch, history=history,
+            fixed_latent=fixed_latent, fixed_labels=fixed_labels,
+        )
+        grid_path = out_dir / "samples" / f"step_{current_step:07d}.png"
+        with torch.no_grad():
+            grid = generator_ema(fixed_latent.to(device), fixed_labels.to(device))
+        grid_path.write_bytes(grid_png(grid, columns=10))
+        (out_dir / "samples" / "latest.png").write_bytes(grid_path.read_bytes())
+        if on_checkpoint:
+            on_checkpoint(checkpoint_path, current_step, grid_path)
+        return grid_path
+
+    def real_batches():
+        while True:
+            yield from batches.epoch()
+
+    data = real_batches()
+    interval = {"critic_loss": 0.0, "generator_loss": 0.0, "gradient_penalty": 0.0, "wasserstein": 0.0}
+    interval_start, interval_steps = time.perf_counter(), 0
+    bar = tqdm(total=steps, initial=step, desc="train", unit="step", disable=not progress, dynamic_ncols=True)
+    generator.train(), critic.train()
+
+    while step < steps:
+        if should_stop and should_stop():
+            save(step)
+            bar.close()
+            logger.info("stopped at step %d; checkpoint %s", step, checkpoint_path)
+            return TrainResult("stopped", step, checkpoint_path, history)
+        set_learning_rates(step)
+
+        # Critic: minimise D(G(z, y), y) - D(x, y) + gp_weight * GP + drift_weight * D(x, y)^2,
+        # with the fake images drawn for the same labels y as the real batch.
+        for _ in range(train_config.n_critic):
+            real, labels_batch = next(data)
+            latent = torch.randn(real.shape[0], model_config.latent_dim, device=device)
+            with torch.no_grad():
+                fake = generator(latent, labels_batch)
+            real_scores, fake_scores = critic(real, labels_batch), critic(fake, labels_batch)
+            penalty = gradient_penalty(critic, real, fake, labels_batch)
+            loss_critic = (critic_loss(real_scores, fake_scores) + train_config.gp_weight * penalty
+                           + train_config.drift_weight * real_scores.pow(2).mean())
+            critic_optimizer.zero_grad(set_to_none=True)
+            loss_critic.backward()
+            critic_optimizer.step()
+
+        # Generator: minimise -D(G(z, y), y) for uniformly drawn labels.
+        latent = torch.randn(train_config.batch_size, model_config.latent_dim, device=device)
+        labels_fake = torch.randint(0, model_config.num_classes, (train_config.batch_size,), device=device)
+        loss_generator = generator_loss(critic(generator(latent, labels_fake), labels_fake))
+        generator_optimizer.zero_grad(set_to_none=True)
+        loss_generator.backward()
+        generator_optimizer.step()
+        update_ema(generator_ema, generator, min(train_config.ema_decay, (1 + step) / (10 + step)))
+        step += 1
+
+        # Book-keeping: one .item() sync per step, a log line per interval.
+        values = {
+            "critic_loss": loss_critic.item(), "generator_loss": loss_generator.item(),
+            "gradient_penalty": penalty.item(),
+            "wasserstein": (real_scores.mean() - fake_scores.mean()).item(),
+        }
+        if not all(math.isfinite(v) for v in values.values()):
+            bar.close()
+            raise NonFiniteLossError(step, values)
+        for key, value in values.items():
+            interval[key] += value
+        interval_steps += 1
+        bar.update(1)
+        if step % train_config.log_every == 0 or step == steps:
+            seconds = (time.perf_counter() - interval_start) / interval_steps
+            record = {"step": step, **{k: v / interval_steps for k, v in interval.items()}, "seconds_per_step": seconds}
+            history.append(record)
+            bar.set_postfix(critic=f"{record['critic_loss']:.3f}", w=f"{record['wasserstein']:.3f}")
+            logger.info("step %d/%d critic_loss %.4f generator_loss %.4f penalty %.4f wasserstein %.4f %.3fs/step",
+                        step, steps, record["critic_loss"], record["generator_loss"],
+                        record["gradient_penalty"], record["wasserstein"], seconds)
+            if on_log:
+                on_log(record)
+            interval = dict.fromkeys(interval, 0.0)
+            interval_start, interval_steps = time.perf_counter(), 0
+        if step % steps_per_epoch == 0 or step % train_config.checkpoint_every == 0 or step == steps:
+            save(step)
+
+    bar.close()
+    return TrainResult("finished", step, checkpoint_path, history)
+
+
+def export_release(checkpoint_path, release_path):
+    """Write a sampling-only checkpoint (EMA generator, configs, loss history) from a full one."""
+    state = ckpt.load_checkpoint(checkpoint_path)
+    model_config = config_from_dict(ModelConfig, state["model_config"])
+    generator_ema, _ = build_models(model_config)
+    generator_ema.load_state_dict(state["generator_ema"])
+    ckpt.save_checkpoint(
+        release_path, model_config=model_config, train_config=config_from_dict(TrainConfig, state["train_config"]),
+        generator_ema=generator_ema, step=state["step"], epoch=state["epoch"],
+        history=state["history"],
+    )

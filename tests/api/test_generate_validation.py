@@ -1,0 +1,88 @@
+"""Every bad request gets a 4xx with the one error shape, naming the field and the allowed range."""
+
+import json
+
+import pytest
+
+from backend.jobs.models import Job
+
+pytestmark = pytest.mark.django_db
+
+GENERATE = "/api/generate"
+
+
+def post_json(client, body, **extra):
+    return client.post(GENERATE, data=json.dumps(body), content_type="application/json", **extra)
+
+
+def assert_error(response, status, field=None, *phrases):
+    assert response.status_code == status, response.content
+    error = response.json()["error"]
+    assert error["status"] == status
+    assert error["message"]
+    if field:
+        assert field in error["fields"], error
+        text = " ".join(error["fields"][field])
+        for phrase in phrases:
+            assert phrase in text, text
+    return error
+
+
+@pytest.mark.parametrize("value", [10, -1, 7.5, "seven", True, "7", [7], {"value": 7}])
+def test_generate_rejects_bad_digit(client, value):
+    error = assert_error(post_json(client, {"digit": value}), 400, "digit", "from 0 to 9")
+    assert error["message"].startswith("digit must be")
+    assert Job.objects.count() == 0
+
+
+@pytest.mark.parametrize("value", [0, 65, 10**24, -3, 2.0, "4", False, None])
+def test_generate_rejects_bad_count(client, value):
+    assert_error(post_json(client, {"digit": 1, "count": value}), 400, "count", "from 1 to 64")
+    assert Job.objects.count() == 0
+
+
+@pytest.mark.parametrize("value", [-1, 2**63, 1.5, "12"])
+def test_generate_rejects_bad_seed(client, value):
+    assert_error(post_json(client, {"seed": value}), 400, "seed", "9223372036854775807")
+
+
+def test_generate_rejects_unknown_field(client):
+    error = assert_error(post_json(client, {"digit": 3, "colour": "red"}), 400, "colour", "unknown field", "digit, count, seed")
+    assert "colour" in error["message"]
+
+
+@pytest.mark.parametrize("body", ["[1, 2]", '"seven"', "7", "true", "null"])
+def test_generate_rejects_non_object_body(client, body):
+    response = client.post(GENERATE, data=body, content_type="application/json")
+    assert_error(response, 400, "body", "JSON object")
+
+
+@pytest.mark.parametrize("body", ["{digit: 3}", "{", "not json at all", '{"digit": 3,}'])
+def test_generate_rejects_malformed_json(client, body):
+    response = client.post(GENERATE, data=body, content_type="application/json")
+    error = assert_error(response, 400)
+    assert error["code"] == "parse_error"
+    assert "not valid JSON" in error["message"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"])
+def test_generate_rejects_non_json_content_type(client, content_type):
+    response = client.post(GENERATE, data='{"digit": 3}', content_type=content_type)
+    error = assert_error(response, 415)
+    assert "Unsupported media type" in error["message"] or content_type.split(";")[0] in error["message"]
+
+
+def test_generate_rejects_body_without_content_type(client):
+    response = client.generic("POST", GENERATE, data=b'{"digit": 3}', content_type="")
+    error = assert_error(response, 415)
+    assert "Content-Type" in error["message"]
+    assert Job.objects.count() == 0
+
+
+def test_generate_rejects_get(client):
+    assert_error(client.get(GENERATE), 405)
+
+
+def test_several_errors_are_all_reported(client):
+    error = assert_error(post_json(client, {"digit": 11, "count": 0}), 400)
+    assert set(error["fields"]) == {"digit", "count"}

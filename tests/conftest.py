@@ -1,0 +1,88 @@
+"""Shared fixtures: a private media folder, an embedded Redis, and a real Celery worker process."""
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from backend.processes import EmbeddedRedis, start_worker, stop_process
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_MODEL = REPO_ROOT / "gan_core" / "weights" / "mnist.pt"
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path_factory):
+    """Keep every test's files out of the developer's var/media."""
+    root = tmp_path_factory.getbasetemp() / "media"
+    root.mkdir(exist_ok=True)
+    settings.MEDIA_ROOT = root
+    return root
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A redis-server of the test session's own, on a free loopback port; stopped at the end."""
+    server = EmbeddedRedis().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_app_on_test_redis(redis_server):
+    from worker.celery import app
+
+    app.conf.broker_url = redis_server.url
+    yield app
+
+
+def database_url(settings_dict):
+    """Return a DATABASE_URL for the test database, so a child process opens the same one."""
+    engine, name = settings_dict["ENGINE"], settings_dict["NAME"]
+    if engine.endswith("sqlite3"):
+        return f"sqlite:///{name}"
+    if engine.endswith("postgresql"):
+        user, password = settings_dict.get("USER", ""), settings_dict.get("PASSWORD", "")
+        host, port = settings_dict.get("HOST") or "127.0.0.1", settings_dict.get("PORT") or 5432
+        return f"postgres://{user}:{password}@{host}:{port}/{name}"
+    raise AssertionError(f"no DATABASE_URL mapping for engine {engine}")
+
+
+def wait_for_worker(app, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if app.control.ping(timeout=0.5):
+            return
+    raise TimeoutError(f"the Celery worker did not answer a ping within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def worker_env(redis_server, django_db_setup, django_db_blocker, tmp_path_factory):
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        url = database_url(connection.settings_dict)
+    return dict(
+        os.environ,
+        REDIS_URL=redis_server.url,
+        DATABASE_URL=url,
+        DJANGO_MEDIA_ROOT=str(tmp_path_factory.getbasetemp() / "media"),
+        GAN_MODEL_PATH=str(SHIPPED_MODEL),
+        PYTHONUNBUFFERED="1",
+    )
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(worker_env, celery_app_on_test_redis, tmp_path_factory):
+    """A real ``celery worker`` child process on the generate queue, with the test database and Redis."""
+    assert SHIPPED_MODEL.exists(), f"{SHIPPED_MODEL} is missing; train and export it with gan_core.train"
+    log_file = tmp_path_factory.getbasetemp() / "worker.log"
+    process = start_worker(worker_env, concurrency=1, log_file=log_file)
+    try:
+        wait_for_worker(celery_app_on_test_redis)
+    except TimeoutError:
+        stop_process(process)
+        raise AssertionError(f"worker did not start; its log:\n{log_file.read_text()}")
+    yield process
+    stop_process(process)

@@ -1,0 +1,41 @@
+import torch
+from torch import nn
+
+from gan_core.config import ModelConfig
+from gan_core.models import build_models
+
+
+def test_critic_has_no_batch_norm():
+    _, critic = build_models(ModelConfig())
+    norms = [m for m in critic.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert norms == []
+
+
+def test_shapes():
+    config = ModelConfig()
+    generator, critic = build_models(config)
+    generator.eval()
+    latent, labels = torch.randn(3, config.latent_dim), torch.tensor([0, 5, 9])
+    images = generator(latent, labels)
+    assert images.shape == (3, 1, 28, 28)
+    assert images.min() >= -1 and images.max() <= 1
+    assert critic(images, labels).shape == (3,)
+
+
+def test_critic_score_depends_on_label():
+    config = ModelConfig()
+    _, critic = build_models(config)
+    images = torch.randn(1, 1, 28, 28)
+    assert critic(images, torch.tensor([1])).item() != critic(images, torch.tensor([2])).item()
+
+
+def test_generator_in_eval_mode_is_batch_independent():
+    """Each image depends only on its own latent and label, not on its batch neighbours."""
+    config = ModelConfig()
+    generator, _ = build_models(config)
+    generator.eval()
+    latent, labels = torch.randn(4, config.latent_dim), torch.tensor([1, 2, 3, 4])
+    with torch.no_grad():
+        together = generator(latent, labels)
+        alone = generator(latent[2:3], labels[2:3])
+    assert torch.allclose(together[2:3], alone, atol=1e-6)

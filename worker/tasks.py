@@ -1,0 +1,42 @@
+import logging
+
+from celery import Task
+from celery.signals import worker_init, worker_process_init
+
+from .celery import app
+
+logger = logging.getLogger(__name__)
+
+# Number of pool processes, read in the parent before it forks, so each child can size its torch threads.
+_pool_size = {"processes": 1}
+
+
+@worker_init.connect
+def remember_pool_size(sender=None, **kwargs):
+    _pool_size["processes"] = getattr(sender, "concurrency", None) or 1
+
+
+@worker_process_init.connect
+def configure_pool_process(**kwargs):
+    from .model_cache import set_thread_count
+
+    threads = set_thread_count(_pool_size["processes"])
+    logger.info("pool process ready with %d torch threads", threads)
+
+
+class JobTask(Task):
+    """A task whose first argument is a job id; any exception marks that job failed."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        from backend.jobs.services import job_fail
+
+        job_id = args[0] if args else kwargs.get("job_id")
+        logger.error("job %s: task %s raised %s: %s", job_id, task_id, type(exc).__name__, exc)
+        job_fail(job_id=job_id, reason=f"{type(exc).__name__}: {exc}")
+
+
+@app.task(name="gan.generate", base=JobTask, acks_late=True)
+def generate_job(job_id):
+    from .generation import run_generate_job
+
+    run_generate_job(job_id)
