@@ -1,8 +1,8 @@
 """The main job: run the whole service locally and generate every digit through its API.
 
 ``./run`` calls this after installing the requirements. It starts an embedded
-Redis when ``REDIS_URL`` is not set, migrates the database, starts a Celery worker
-and gunicorn, asks ``POST /api/generate`` for each digit 0-9, waits for the jobs,
+Redis when ``REDIS_URL`` is not set, migrates the database, starts a Celery worker,
+gunicorn and the gRPC gateway, asks ``POST /api/generate`` for each digit 0-9, waits for the jobs,
 writes one grid PNG of the results, prints its path and the job URLs, and then
 keeps serving until Ctrl-C, which stops every process it started.
 """
@@ -17,7 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from .processes import REPO_ROOT, EmbeddedRedis, free_port, start_web, start_worker, stop_process, wait_for_port
+from .processes import (
+    REPO_ROOT, EmbeddedRedis, free_port, start_gateway, start_web, start_worker, stop_process, wait_for_port,
+)
 
 logger = logging.getLogger("launcher")
 
@@ -26,6 +28,8 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="./run", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)),
                         help="HTTP port on 127.0.0.1 (default: $PORT or 8000; a free port if it is taken)")
+    parser.add_argument("--grpc-port", type=int, default=int(os.environ.get("GRPC_PORT", 50051)),
+                        help="gRPC gateway port on 127.0.0.1 (default: $GRPC_PORT or 50051; a free port if it is taken)")
     parser.add_argument("--count", type=int, default=8, help="images per digit in the demo grid (1-64, default 8)")
     parser.add_argument("--seed", type=int, default=0, help="seed of each digit's first image (default 0)")
     parser.add_argument("--workers", type=int, default=1, help="Celery pool processes for generation (default 1)")
@@ -108,16 +112,23 @@ def main(argv=None):
             env["REDIS_URL"] = redis.url
             logger.info("REDIS_URL not set: using an embedded Redis at %s", redis.url)
 
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=REPO_ROOT, env=env, check=True)
+        for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
+            subprocess.run([sys.executable, "manage.py", *command, "-v", "0"], cwd=REPO_ROOT, env=env, check=True)
 
-        worker = start_worker(env, concurrency=args.workers, log_file=log_dir / "worker.log")
-        children.append(lambda: stop_process(worker))
         port = args.port if port_is_free(args.port) else free_port()
+        grpc_port = args.grpc_port if port_is_free(args.grpc_port) else free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        env.setdefault("GAN_PUBLIC_BASE_URL", base_url)
+
+        worker = start_worker(env, processes=args.workers, log_file=log_dir / "worker.log")
+        children.append(lambda: stop_process(worker))
         web = start_web(env, port=port, log_file=log_dir / "web.log")
         children.append(lambda: stop_process(web))
+        gateway = start_gateway(env, port=grpc_port, log_file=log_dir / "gateway.log")
+        children.append(lambda: stop_process(gateway))
         wait_for_port("127.0.0.1", port, 60, web)
-        base_url = f"http://127.0.0.1:{port}"
-        logger.info("API at %s/api/generate; logs in %s", base_url, log_dir)
+        wait_for_port("127.0.0.1", grpc_port, 60, gateway)
+        logger.info("REST API at %s/api/generate, gRPC at 127.0.0.1:%d; logs in %s", base_url, grpc_port, log_dir)
 
         grid_path = var_dir / "demo" / "digits.png"
         jobs, finished = run_demo(base_url, count=args.count, seed=args.seed, timeout=args.timeout, out_path=grid_path)
@@ -128,8 +139,9 @@ def main(argv=None):
             print(f"  {digit}: {url}")
         if args.exit:
             return 0
-        print(f"\nServing at {base_url} (admin at {base_url}/admin/). Press Ctrl-C to stop.", flush=True)
-        while all(process.poll() is None for process in (worker, web)):
+        print(f"\nServing REST at {base_url} (admin at {base_url}/admin/, after manage.py createsuperuser) "
+              f"and gRPC at 127.0.0.1:{grpc_port}. Press Ctrl-C to stop.", flush=True)
+        while all(process.poll() is None for process in (worker, web, gateway)):
             time.sleep(0.5)
         logger.error("a child process exited; see %s", log_dir)
         return 1

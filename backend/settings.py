@@ -109,6 +109,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "generate"
 CELERY_TASK_ROUTES = {"gan.generate": {"queue": "generate"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing to a Redis that is down fails within about a second instead of hanging the request.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # Seconds before Redis hands an unacknowledged task to another worker. It must exceed the
 # longest task; generation jobs take seconds at most.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
@@ -122,6 +125,10 @@ GAN = {
     "BATCH_SIZE": env.int("GAN_BATCH_SIZE", default=64),
     # Times a job may be started; a worker lost mid-job leads to redelivery and another start.
     "MAX_ATTEMPTS": env.int("GAN_MAX_ATTEMPTS", default=3),
+    # New jobs are rejected (503 over REST, RESOURCE_EXHAUSTED over gRPC) while this many wait.
+    "MAX_QUEUE_DEPTH": env.int("GAN_MAX_QUEUE_DEPTH", default=1000),
+    # Prefix for absolute media URLs built outside an HTTP request (the gRPC gateway).
+    "PUBLIC_BASE_URL": env.str("GAN_PUBLIC_BASE_URL", default="http://127.0.0.1:8000"),
 }
 
 LOGGING = {

@@ -3,11 +3,12 @@ from django.contrib import admin
 from django.urls import path, re_path
 from django.views.static import serve
 
-from backend.jobs.api.views import GenerateView, JobDetailView
+from backend.jobs.api.views import GenerateView, JobCancelView, JobDetailView
 
 urlpatterns = [
     re_path(r"^api/generate/?$", GenerateView.as_view(), name="generate"),
     re_path(r"^api/jobs/(?P<job_id>[^/]+)/?$", JobDetailView.as_view(), name="job-detail"),
+    re_path(r"^api/jobs/(?P<job_id>[^/]+)/cancel/?$", JobCancelView.as_view(), name="job-cancel"),
     path("admin/", admin.site.urls),
 ]
 

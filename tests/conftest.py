@@ -29,12 +29,31 @@ def redis_server():
     server.stop()
 
 
+def point_app_at_broker(app, url):
+    """Switch the Celery app to another broker.
+
+    Celery builds its connection and producer pools lazily from broker_url, so dropping
+    them is enough. They are not closed: kombu shares pools per URL between apps, and a
+    closed one would break the next switch back to that URL.
+    """
+    app.conf.broker_url = url
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture(scope="session")
 def celery_app_on_test_redis(redis_server):
     from worker.celery import app
 
-    app.conf.broker_url = redis_server.url
+    point_app_at_broker(app, redis_server.url)
     yield app
+
+
+@pytest.fixture(autouse=True)
+def test_redis(settings, redis_server, celery_app_on_test_redis):
+    """Point the app's own Redis reads (queue depth, image streams) at the session's server."""
+    settings.REDIS_URL = redis_server.url
+    return redis_server
 
 
 def database_url(settings_dict):
@@ -78,11 +97,11 @@ def celery_worker_process(worker_env, celery_app_on_test_redis, tmp_path_factory
     """A real ``celery worker`` child process on the generate queue, with the test database and Redis."""
     assert SHIPPED_MODEL.exists(), f"{SHIPPED_MODEL} is missing; train and export it with gan_core.train"
     log_file = tmp_path_factory.getbasetemp() / "worker.log"
-    process = start_worker(worker_env, concurrency=1, log_file=log_file)
+    process = start_worker(worker_env, processes=1, log_file=log_file)
     try:
         wait_for_worker(celery_app_on_test_redis)
-    except TimeoutError:
+    except TimeoutError as error:
         stop_process(process)
-        raise AssertionError(f"worker did not start; its log:\n{log_file.read_text()}")
+        raise AssertionError(f"worker did not start; its log:\n{log_file.read_text()}") from error
     yield process
     stop_process(process)

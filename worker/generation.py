@@ -4,7 +4,8 @@ import logging
 
 from django.conf import settings
 
-from backend.jobs import services
+from backend.jobs import events, services
+from backend.jobs.models import JobStatus
 from gan_core.sampling import digit_for_seed, generate, image_seeds, to_png
 
 from .model_cache import get_model
@@ -18,7 +19,7 @@ def run_generate_job(job_id):
     if job is None:
         logger.info("job %s skipped: not startable (finished, canceled or out of attempts)", job_id)
         return
-    logger.info("job %s started (attempt %d)", job_id, job.attempts)
+    logger.info("job %s started (attempt %d, %d images)", job_id, job.attempts, job.count)
 
     model = get_model()
     services.job_set_model_version(job_id=job.id, model_version=model.version)
@@ -28,9 +29,23 @@ def run_generate_job(job_id):
 
     batch_size = settings.GAN["BATCH_SIZE"]
     for start in range(0, job.count, batch_size):
-        images = generate(model.generator, digits[start : start + batch_size], seeds[start : start + batch_size])
-        for offset, image in enumerate(images):
-            index = start + offset
-            services.job_store_image(job=job, index=index, digit=digits[index], seed=seeds[index], png=to_png(image))
+        # A canceled job stops between batches, so it ends within one batch's time.
+        if services.job_is_canceled(job_id=job.id):
+            logger.info("job %s stopped after %d of %d images: canceled", job.id, start, job.count)
+            if job.stream:
+                events.publish_end(job.id, JobStatus.CANCELED)
+            return
+        end = min(start + batch_size, job.count)
+        tensors = generate(model.generator, digits[start:end], seeds[start:end])
+        batch = [
+            {"index": index, "digit": digits[index], "seed": seeds[index], "png": to_png(tensor)}
+            for index, tensor in zip(range(start, end), tensors)
+        ]
+        rows = services.job_store_images(job=job, images=batch)
+        if job.stream:
+            for image, row in zip(batch, rows):
+                image["url"] = row.file.url
+            events.publish_images(job.id, batch)
 
-    services.job_succeed(job_id=job.id, model_version=model.version)
+    if services.job_succeed(job_id=job.id, model_version=model.version) and job.stream:
+        events.publish_end(job.id, JobStatus.SUCCEEDED)

@@ -28,11 +28,15 @@ class JobTask(Task):
     """A task whose first argument is a job id; any exception marks that job failed."""
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
+        from backend.jobs import events
+        from backend.jobs.models import Job, JobStatus
         from backend.jobs.services import job_fail
 
         job_id = args[0] if args else kwargs.get("job_id")
-        logger.error("job %s: task %s raised %s: %s", job_id, task_id, type(exc).__name__, exc)
-        job_fail(job_id=job_id, reason=f"{type(exc).__name__}: {exc}")
+        reason = f"{type(exc).__name__}: {exc}"
+        logger.error("job %s: task %s raised %s", job_id, task_id, reason)
+        if job_fail(job_id=job_id, reason=reason) and Job.objects.filter(id=job_id, stream=True).exists():
+            events.publish_end(job_id, JobStatus.FAILED, reason)
 
 
 @app.task(name="gan.generate", base=JobTask, acks_late=True)

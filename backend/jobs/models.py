@@ -28,6 +28,10 @@ class Job(models.Model):
     seed = models.BigIntegerField()
     model_version = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)
+    # Images stored so far; a worker updates it after each batch.
+    progress = models.PositiveIntegerField(default=0)
+    # True for GenerateStream jobs: the worker also publishes each image on a Redis stream.
+    stream = models.BooleanField(default=False)
     # How many times a worker has started this job; redelivery after a lost worker adds one.
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

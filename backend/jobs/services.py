@@ -20,22 +20,82 @@ from .models import Job, JobImage, JobStatus
 logger = logging.getLogger(__name__)
 
 MAX_DIGIT = 9
+# Images per job returned in one response (REST and unary gRPC): 64 PNGs stay far below 1 MB.
 MAX_COUNT = 64
+# Images per GenerateStream job.
+MAX_STREAM_COUNT = 10_000
+GENERATE_QUEUE = "generate"
+
+
+class InvalidParameterError(ValueError):
+    """A request parameter is out of range; ``field`` names it and the message gives the allowed range."""
+
+    def __init__(self, field, message):
+        self.field = field
+        super().__init__(message)
 
 
 class QueueUnavailableError(Exception):
-    """The broker (Redis) could not take the job; the job was marked failed."""
+    """The broker (Redis) could not be reached."""
 
 
-def job_create(*, digit: int | None, count: int = 1, seed: int | None = None) -> Job:
+class QueueFullError(Exception):
+    """The generate queue holds ``GAN["MAX_QUEUE_DEPTH"]`` tasks or more; the caller should retry later."""
+
+
+class ModelUnavailableError(Exception):
+    """No model checkpoint is available to generate with."""
+
+
+def validate_generate_parameters(*, digit, count, seed, max_count=MAX_COUNT, stream_hint=False):
+    """Raise :class:`InvalidParameterError` for the first out-of-range parameter."""
+    if digit is not None and not 0 <= digit <= MAX_DIGIT:
+        raise InvalidParameterError("digit", f"digit must be an integer from 0 to {MAX_DIGIT}, or unset for a random digit; got {digit}")
+    if not 1 <= count <= max_count:
+        hint = " (use GenerateStream for up to 10,000 images)" if stream_hint and count > max_count else ""
+        raise InvalidParameterError("count", f"count must be an integer from 1 to {max_count}{hint}; got {count}")
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise InvalidParameterError("seed", f"seed must be an integer from 0 to {MAX_SEED} (2^63 - 1), or unset for a random seed; got {seed}")
+
+
+def queue_depth() -> int:
+    """Return the number of tasks waiting on the generate queue (the length of Celery's Redis list)."""
+    import redis
+
+    from .events import redis_client
+
+    try:
+        return redis_client().llen(GENERATE_QUEUE)
+    except redis.RedisError as error:
+        raise QueueUnavailableError(f"the job queue is unavailable: {error}") from error
+
+
+def check_can_enqueue():
+    """Raise unless a new job could be generated: a model exists and the queue has room."""
+    import os
+
+    model_path = settings.GAN["MODEL_PATH"]
+    if not os.path.exists(model_path):
+        raise ModelUnavailableError(f"no model is available: checkpoint {model_path} not found; set GAN_MODEL_PATH")
+    depth, limit = queue_depth(), settings.GAN["MAX_QUEUE_DEPTH"]
+    if depth >= limit:
+        raise QueueFullError(f"the generate queue is full ({depth} jobs waiting, limit {limit}); retry later")
+
+
+def job_create(*, digit: int | None, count: int = 1, seed: int | None = None, stream: bool = False) -> Job:
     """Create a queued job and enqueue it on the generate queue once the row is committed.
 
-    Raises :class:`QueueUnavailableError` when Redis cannot be reached; the job then
-    stays in the database as ``failed`` with the reason, so nothing is silently lost.
+    Raises :class:`ModelUnavailableError` or :class:`QueueFullError` before creating
+    anything, and :class:`QueueUnavailableError` when Redis cannot be reached; in the
+    last case a job that was already saved stays in the database as ``failed`` with
+    the reason, so nothing is silently lost.
     """
+    validate_generate_parameters(digit=digit, count=count, seed=seed,
+                                 max_count=MAX_STREAM_COUNT if stream else MAX_COUNT)
+    check_can_enqueue()
     if seed is None:
         seed = secrets.randbelow(MAX_SEED + 1)
-    job = Job(digit=digit, count=count, seed=seed)
+    job = Job(digit=digit, count=count, seed=seed, stream=stream)
     job.full_clean()
     try:
         with transaction.atomic():
@@ -53,7 +113,7 @@ def job_create(*, digit: int | None, count: int = 1, seed: int | None = None) ->
 def _enqueue_generation(job_id):
     from worker.tasks import generate_job  # imported late: the web process never needs torch for this
 
-    generate_job.apply_async(args=[str(job_id)], queue="generate")
+    generate_job.apply_async(args=[str(job_id)], queue=GENERATE_QUEUE)
 
 
 def _transition(job_id, *, from_statuses, to_status, **fields) -> bool:
@@ -80,15 +140,40 @@ def job_start(*, job_id) -> Job | None:
     return None
 
 
-def job_store_image(*, job: Job, index: int, digit: int, seed: int, png: bytes) -> JobImage:
-    """Write one PNG through Django's storage and record it; a redelivered job overwrites its own rows."""
+def job_store_images(*, job: Job, images: list[dict]) -> list[JobImage]:
+    """Write a batch of PNGs through Django's storage, record them, and advance ``job.progress``.
+
+    ``images`` are dicts with index, digit, seed and png. A redelivered job replaces
+    its own earlier rows for the same indices.
+    """
     from django.core.files.base import ContentFile
 
-    JobImage.objects.filter(job=job, index=index).delete()
-    image = JobImage(job=job, index=index, digit=digit, seed=seed)
-    image.file.save(f"{index:05d}.png", ContentFile(png), save=False)
-    image.save()
-    return image
+    rows = []
+    for image in images:
+        row = JobImage(job=job, index=image["index"], digit=image["digit"], seed=image["seed"])
+        row.file.save(f"{image['index']:05d}.png", ContentFile(image["png"]), save=False)
+        rows.append(row)
+    with transaction.atomic():
+        JobImage.objects.filter(job=job, index__in=[row.index for row in rows]).delete()
+        JobImage.objects.bulk_create(rows)
+        Job.objects.filter(id=job.id).update(progress=max(row.index for row in rows) + 1)
+    return rows
+
+
+def job_is_canceled(*, job_id) -> bool:
+    return Job.objects.filter(id=job_id, status=JobStatus.CANCELED).exists()
+
+
+def job_cancel(*, job_id) -> bool:
+    """Cancel a queued or running job; return whether it was canceled by this call.
+
+    A running job's worker sees the status between batches and stops.
+    """
+    moved = _transition(job_id, from_statuses=[JobStatus.QUEUED, JobStatus.RUNNING], to_status=JobStatus.CANCELED,
+                        finished_at=timezone.now())
+    if moved:
+        logger.info("job %s canceled", job_id)
+    return moved
 
 
 def job_succeed(*, job_id, model_version: str) -> bool:

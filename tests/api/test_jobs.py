@@ -78,3 +78,42 @@ def test_unknown_api_path_is_json_404(client):
     response = client.get("/api/nothing-here")
     assert response.status_code == 404
     assert response.json()["error"]["status"] == 404
+
+
+def test_full_queue_returns_503_with_retry_after(client, settings):
+    settings.GAN = {**settings.GAN, "MAX_QUEUE_DEPTH": 0}
+    response = client.post("/api/generate", data='{"digit": 1}', content_type="application/json")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    error = response.json()["error"]
+    assert error["code"] == "queue_full"
+    assert "full" in error["message"]
+    assert Job.objects.count() == 0
+
+
+def test_missing_model_returns_503(client, settings, tmp_path):
+    settings.GAN = {**settings.GAN, "MODEL_PATH": str(tmp_path / "absent.pt")}
+    response = client.post("/api/generate", data='{"digit": 1}', content_type="application/json")
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "model_unavailable"
+    assert "absent.pt" in error["message"]
+
+
+def test_cancel_queued_job(client):
+    job = Job.objects.create(digit=1, count=1, seed=0)
+    response = client.post(f"/api/jobs/{job.id}/cancel")
+    assert response.status_code == 200
+    assert response.json()["status"] == "canceled"
+    assert response.json()["finished_at"] is not None
+
+
+def test_cancel_finished_job_changes_nothing(client):
+    job = Job.objects.create(digit=1, count=1, seed=0, status="succeeded")
+    response = client.post(f"/api/jobs/{job.id}/cancel")
+    assert response.status_code == 200
+    assert response.json()["status"] == "succeeded"
+
+
+def test_cancel_unknown_job_is_404(client):
+    assert client.post(f"/api/jobs/{uuid.uuid4()}/cancel").status_code == 404

@@ -4,20 +4,11 @@ import pytest
 
 from backend.jobs import services
 from backend.processes import free_port
+from tests.conftest import point_app_at_broker
 from backend.jobs.models import Job, JobStatus
 from worker.tasks import generate_job
 
 pytestmark = pytest.mark.django_db
-
-
-def point_app_at_broker(app, url):
-    """Switch the Celery app to another broker, dropping its pooled connections to the old one."""
-    app.conf.broker_url = url
-    if app._pool is not None:
-        app._pool.force_close_all()
-    # Celery rebuilds both pools lazily from broker_url on next use.
-    app._pool = None
-    app.amqp._producer_pool = None
 
 
 def test_missing_model_fails_job_with_reason(settings, tmp_path, caplog):
@@ -59,8 +50,19 @@ def test_redelivered_job_gives_up_after_max_attempts(settings):
     assert "2 attempts" in job.error
 
 
+def test_unreachable_redis_returns_503_without_job(client, settings):
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+    response = client.post("/api/generate", data='{"digit": 2}', content_type="application/json")
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "queue_unavailable"
+    assert "queue is unavailable" in error["message"]
+    assert response["Retry-After"] == "5"
+    assert Job.objects.count() == 0
+
+
 @pytest.mark.django_db(transaction=True)
-def test_unreachable_redis_fails_job_and_returns_503(client):
+def test_broker_failure_after_save_records_failed_job(client):
     from worker.celery import app
 
     previous = app.conf.broker_url

@@ -15,6 +15,10 @@ class ServiceUnavailable(exceptions.APIException):
     default_code = "unavailable"
     default_detail = "the service is temporarily unavailable; retry later"
 
+    def __init__(self, detail=None, code=None, retry_after=None):
+        super().__init__(detail, code)
+        self.wait = retry_after  # DRF's handler turns ``wait`` into a Retry-After header
+
 
 def _first_message(detail):
     if isinstance(detail, dict):

@@ -5,7 +5,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..selectors import JobNotFoundError, job_get
-from ..services import QueueUnavailableError, job_create
+from ..services import (
+    InvalidParameterError, ModelUnavailableError, QueueFullError, QueueUnavailableError, job_cancel, job_create,
+)
 from .errors import ServiceUnavailable
 from .serializers import GenerateRequestSerializer, JobCreatedSerializer, JobSerializer
 
@@ -33,8 +35,14 @@ class GenerateView(APIView):
         serializer.is_valid(raise_exception=True)
         try:
             job = job_create(**serializer.validated_data)
+        except InvalidParameterError as error:
+            raise exceptions.ValidationError({error.field: [str(error)]}) from error
+        except QueueFullError as error:
+            raise ServiceUnavailable(str(error), code="queue_full", retry_after=5) from error
+        except ModelUnavailableError as error:
+            raise ServiceUnavailable(str(error), code="model_unavailable") from error
         except QueueUnavailableError as error:
-            raise ServiceUnavailable(f"{error}; the job was recorded as failed, retry later") from error
+            raise ServiceUnavailable(f"{error}; retry later", code="queue_unavailable", retry_after=5) from error
         body = JobCreatedSerializer(job, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 
@@ -47,4 +55,17 @@ class JobDetailView(APIView):
             job = job_get(job_id=job_id)
         except JobNotFoundError as error:
             raise exceptions.NotFound(str(error)) from error
+        return Response(JobSerializer(job, context={"request": request}).data)
+
+
+class JobCancelView(APIView):
+    """``POST /api/jobs/<id>/cancel``: cancel a queued or running job; a finished job is returned unchanged."""
+
+    def post(self, request, job_id):
+        try:
+            job = job_get(job_id=job_id)
+        except JobNotFoundError as error:
+            raise exceptions.NotFound(str(error)) from error
+        job_cancel(job_id=job.id)
+        job = job_get(job_id=job.id)
         return Response(JobSerializer(job, context={"request": request}).data)

@@ -1,0 +1,170 @@
+"""``gan.v1.GenerationService``: thin handlers that validate, call one service, and convert.
+
+Domain errors become status codes in one place, :func:`handle_errors`.
+"""
+
+import functools
+import inspect
+import logging
+
+import grpc
+import redis
+from django.conf import settings
+from django.db import close_old_connections
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from backend.jobs import events, services
+from backend.jobs.models import JobStatus
+from backend.jobs.selectors import JobNotFoundError, job_get
+from protos.gan.v1 import generation_pb2 as pb
+from protos.gan.v1 import generation_pb2_grpc
+
+logger = logging.getLogger(__name__)
+
+# Seconds one blocking read of a job's image stream waits before the handler checks
+# that its call is still active. It bounds how long a handler outlives a canceled call.
+STREAM_POLL_SECONDS = 0.2
+
+STATUS_CODES = [
+    (services.InvalidParameterError, grpc.StatusCode.INVALID_ARGUMENT),
+    (JobNotFoundError, grpc.StatusCode.NOT_FOUND),
+    (services.ModelUnavailableError, grpc.StatusCode.FAILED_PRECONDITION),
+    (services.QueueUnavailableError, grpc.StatusCode.UNAVAILABLE),
+    (services.QueueFullError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (redis.RedisError, grpc.StatusCode.UNAVAILABLE),
+]
+DOMAIN_ERRORS = tuple(error for error, _ in STATUS_CODES)
+
+JOB_STATUSES = {
+    JobStatus.QUEUED: pb.JOB_STATUS_QUEUED,
+    JobStatus.RUNNING: pb.JOB_STATUS_RUNNING,
+    JobStatus.SUCCEEDED: pb.JOB_STATUS_SUCCEEDED,
+    JobStatus.FAILED: pb.JOB_STATUS_FAILED,
+    JobStatus.CANCELED: pb.JOB_STATUS_CANCELED,
+}
+
+
+def status_code_for(error):
+    return next(code for kind, code in STATUS_CODES if isinstance(error, kind))
+
+
+def handle_errors(method):
+    """Map domain errors to status codes and give each call fresh database connections.
+
+    Works for unary handlers and for streaming handlers (generator functions).
+    """
+    if inspect.isgeneratorfunction(method):
+        @functools.wraps(method)
+        def streaming(self, request, context):
+            close_old_connections()
+            try:
+                yield from method(self, request, context)
+            except DOMAIN_ERRORS as error:
+                context.abort(status_code_for(error), str(error))
+            finally:
+                close_old_connections()
+        return streaming
+
+    @functools.wraps(method)
+    def unary(self, request, context):
+        close_old_connections()
+        try:
+            return method(self, request, context)
+        except DOMAIN_ERRORS as error:
+            context.abort(status_code_for(error), str(error))
+        finally:
+            close_old_connections()
+    return unary
+
+
+def absolute_url(path):
+    return settings.GAN["PUBLIC_BASE_URL"].rstrip("/") + path
+
+
+def timestamp(value):
+    if value is None:
+        return None
+    message = Timestamp()
+    message.FromDatetime(value)
+    return message
+
+
+def job_message(job, include_png=False):
+    from django.urls import reverse
+
+    message = pb.Job(
+        id=str(job.id), status=JOB_STATUSES[job.status], count=job.count, seed=job.seed,
+        model_version=job.model_version, error=job.error,
+        created_at=timestamp(job.created_at), started_at=timestamp(job.started_at),
+        finished_at=timestamp(job.finished_at), url=absolute_url(reverse("job-detail", kwargs={"job_id": job.id})),
+    )
+    if job.digit is not None:
+        message.digit = job.digit
+    if job.status == JobStatus.SUCCEEDED:
+        for image in job.images.all():
+            png = b""
+            if include_png:
+                with image.file.open("rb") as handle:
+                    png = handle.read()
+            message.images.append(pb.Image(index=image.index, digit=image.digit, seed=image.seed,
+                                           url=absolute_url(image.file.url), png=png))
+    return message
+
+
+def request_parameters(request, *, max_count, stream_hint):
+    digit = request.digit if request.HasField("digit") else None
+    count = request.count if request.HasField("count") else 1
+    seed = request.seed if request.HasField("seed") else None
+    services.validate_generate_parameters(digit=digit, count=count, seed=seed, max_count=max_count, stream_hint=stream_hint)
+    return {"digit": digit, "count": count, "seed": seed}
+
+
+class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
+    @handle_errors
+    def Generate(self, request, context):
+        job = services.job_create(**request_parameters(request, max_count=services.MAX_COUNT, stream_hint=True))
+        return job_message(job)
+
+    @handle_errors
+    def GetJob(self, request, context):
+        return job_message(job_get(job_id=request.job_id), include_png=request.include_png)
+
+    @handle_errors
+    def CancelJob(self, request, context):
+        job = job_get(job_id=request.job_id)
+        services.job_cancel(job_id=job.id)
+        return job_message(job_get(job_id=job.id))
+
+    @handle_errors
+    def GenerateStream(self, request, context):
+        parameters = request_parameters(request, max_count=services.MAX_STREAM_COUNT, stream_hint=False)
+        job = services.job_create(**parameters, stream=True)
+        job_id = job.id
+        # Runs when the call ends for any reason; a job still going then was abandoned
+        # by its client (cancel, deadline or disconnect), so it is canceled.
+        context.add_callback(functools.partial(cancel_abandoned_job, job_id))
+        logger.info("stream for job %s opened (%d images)", job_id, job.count)
+
+        after = "0-0"
+        while context.is_active():
+            for entry_id, fields in events.read_events(job_id, after, block_ms=int(STREAM_POLL_SECONDS * 1000)):
+                after = entry_id
+                if fields["type"] == "image":
+                    yield pb.GeneratedImage(job_id=str(job_id), index=int(fields["index"]), digit=int(fields["digit"]),
+                                            seed=int(fields["seed"]), png=fields["png"], url=absolute_url(fields["url"]))
+                    continue
+                status = fields["status"]
+                if status == JobStatus.SUCCEEDED:
+                    logger.info("stream for job %s finished", job_id)
+                    return
+                if status == JobStatus.CANCELED:
+                    context.abort(grpc.StatusCode.CANCELLED, f"job {job_id} was canceled")
+                context.abort(grpc.StatusCode.INTERNAL, f"job {job_id} failed: {fields.get('error', '')}")
+
+
+def cancel_abandoned_job(job_id):
+    try:
+        if services.job_cancel(job_id=job_id):
+            logger.info("job %s canceled: its stream ended before the job did", job_id)
+    finally:
+        close_old_connections()

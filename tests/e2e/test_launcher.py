@@ -1,0 +1,73 @@
+"""The README's main command: everything starts, the demo grid is written, and Ctrl-C stops every process."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from PIL import Image
+
+from backend.processes import REPO_ROOT, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def launcher_env(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "DATABASE_URL")}
+    env.update(GAN_VAR_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
+    env.pop("DJANGO_MEDIA_ROOT", None)
+    return env
+
+
+def descendants(pid):
+    """Return the pids of every process below ``pid``."""
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        listing = subprocess.run(["ps", "-o", "pid=", "--ppid", str(parent)], capture_output=True, text=True)
+        children = [int(line) for line in listing.stdout.split()]
+        found += children
+        frontier += children
+    return found
+
+
+def test_launcher_writes_demo_grid(tmp_path):
+    port = free_port()
+    result = subprocess.run(
+        [sys.executable, "-m", "backend.launcher", "--exit", "--count", "2", "--port", str(port)],
+        cwd=REPO_ROOT, env=launcher_env(tmp_path), capture_output=True, text=True, timeout=240,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    grid = tmp_path / "demo" / "digits.png"
+    assert str(grid) in result.stdout
+    assert result.stdout.count(f"http://127.0.0.1:{port}/api/jobs/") == 10
+    with Image.open(grid) as image:
+        assert image.mode == "L"
+        assert image.size == (4 * (2 * 30 + 2), 4 * (10 * 30 + 2))
+
+
+def test_ctrl_c_stops_every_process(tmp_path):
+    port = free_port()
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "backend.launcher", "--count", "1", "--port", str(port)],
+        cwd=REPO_ROOT, env=launcher_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        for line in launcher.stdout:
+            if "Press Ctrl-C to stop" in line or time.monotonic() > deadline:
+                break
+        children = descendants(launcher.pid)
+        assert len(children) >= 3  # redis-server, the Celery worker, gunicorn (and their pools)
+
+        launcher.send_signal(signal.SIGINT)
+        assert launcher.wait(timeout=60) == 0
+        time.sleep(0.5)
+        alive = [pid for pid in children if os.path.exists(f"/proc/{pid}") and "Z" not in
+                 open(f"/proc/{pid}/stat").read().split()[2]]
+        assert alive == []
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
