@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "backend.jobs",
+    "backend.training",
 ]
 
 MIDDLEWARE = [
@@ -107,20 +108,30 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "generate"
-CELERY_TASK_ROUTES = {"gan.generate": {"queue": "generate"}}
+CELERY_TASK_ROUTES = {"gan.generate": {"queue": "generate"}, "gan.train": {"queue": "train"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing to a Redis that is down fails within about a second instead of hanging the request.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # Seconds before Redis hands an unacknowledged task to another worker. It must exceed the
-# longest task; generation jobs take seconds at most.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+# longest task, so it is above the longest training run allowed (TRAINING["MAX_HOURS"]).
+# Even when it is not, a run never executes twice at once: the second delivery finds the
+# run's heartbeat fresh and waits (backend.training.services.training_run_claim).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=26 * 3600),
+    # kombu looks for expired unacknowledged tasks about every interval x throttle seconds
+    # (10 x 10 by default); tests with a short visibility timeout lower both.
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+    "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
+}
 
 GAN = {
     # Sampling checkpoint of the default model (EMA generator, written by gan_core.train --export).
     "MODEL_PATH": env.str("GAN_MODEL_PATH", default=str(BASE_DIR / "gan_core" / "weights" / "mnist.pt")),
     # "auto" uses CUDA in the worker when it is available.
     "DEVICE": env.str("GAN_DEVICE", default="auto"),
+    # Torch threads per worker process; 0 divides the machine's cores among the pool processes.
+    "TORCH_THREADS": env.int("GAN_TORCH_THREADS", default=0),
     # Images per forward pass inside one job.
     "BATCH_SIZE": env.int("GAN_BATCH_SIZE", default=64),
     # Times a job may be started; a worker lost mid-job leads to redelivery and another start.
@@ -129,6 +140,22 @@ GAN = {
     "MAX_QUEUE_DEPTH": env.int("GAN_MAX_QUEUE_DEPTH", default=1000),
     # Prefix for absolute media URLs built outside an HTTP request (the gRPC gateway).
     "PUBLIC_BASE_URL": env.str("GAN_PUBLIC_BASE_URL", default="http://127.0.0.1:8000"),
+}
+
+TRAINING = {
+    # Full checkpoints (with critic and optimiser state) of each run, for resuming.
+    "RUNS_DIR": Path(env.str("GAN_RUNS_DIR", default=str(VAR_DIR / "runs"))),
+    # Longest run the queue is configured for; the visibility timeout above exceeds it.
+    "MAX_HOURS": 24,
+    # A running run whose worker has not written a heartbeat for this long is taken over.
+    "HEARTBEAT_STALE_SECONDS": env.int("GAN_TRAIN_HEARTBEAT_STALE_SECONDS", default=60),
+    # Starts of one run before it is marked failed (a worker lost mid-run adds one).
+    "MAX_ATTEMPTS": env.int("GAN_TRAIN_MAX_ATTEMPTS", default=3),
+    # Samples per digit when scoring each checkpoint's model version.
+    "EVAL_PER_DIGIT": env.int("GAN_TRAIN_EVAL_PER_DIGIT", default=100),
+    # A version whose classifier agreement is below this needs an explicit override to activate.
+    "QUALITY_FLOOR": env.float("GAN_QUALITY_FLOOR", default=0.95),
+    "CLASSIFIER_PATH": env.str("GAN_CLASSIFIER_PATH", default=str(BASE_DIR / "gan_core" / "weights" / "mnist_classifier.pt")),
 }
 
 LOGGING = {

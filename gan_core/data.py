@@ -1,5 +1,6 @@
 """MNIST loading, scaled to [-1, 1] to match the generator's tanh output."""
 
+import functools
 import logging
 import os
 from pathlib import Path
@@ -19,12 +20,14 @@ def default_data_root():
     return os.environ.get("GAN_DATA_ROOT") or str(DEFAULT_DATA_ROOT)
 
 
+@functools.lru_cache(maxsize=4)
 def load_mnist_tensors(root=None, train=True):
     """Return ``(images, labels)``: uint8 ``(N, 28, 28)`` and int64 ``(N,)``.
 
     Reads torchvision's layout under ``root`` without touching the network. When
     the files are missing there, falls back to torchvision's download into
-    ``var/data``, which works only on a machine that is online.
+    ``var/data``, which works only on a machine that is online. Results are cached
+    per process, so callers must not modify the returned tensors in place.
     """
     from torchvision.datasets import MNIST
 

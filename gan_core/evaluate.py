@@ -1,10 +1,14 @@
 """Measure a generator checkpoint with the evaluation classifier.
 
 ``python -m gan_core.evaluate CHECKPOINT`` generates ``--per-digit`` images of each
-digit from fixed seeds and prints how often the classifier agrees with the requested
-digit, overall and per digit, plus a diversity ratio: the mean pairwise distance
-between same-digit samples in the classifier's feature space, over the same figure
-for real test images of that digit (1.0: as varied as real digits; near 0: collapse).
+digit from fixed seeds and prints:
+
+- agreement: how often the classifier predicts the requested digit, overall and per digit;
+- diversity ratio per digit: the mean pairwise distance between same-digit samples in
+  the classifier's feature space, over the same figure for real test images of that
+  digit (1.0: as varied as real digits; near 0: collapse);
+- Fréchet distance in that feature space against the MNIST test set, beside the
+  distance of as many real training images (the floor a perfect generator would reach).
 """
 
 import argparse
@@ -18,6 +22,7 @@ import torch
 from .checkpoint import load_generator
 from .classifier import load_classifier
 from .data import load_mnist_tensors, to_model_range
+from .metrics import frechet_distance
 from .sampling import generate
 
 DEFAULT_CLASSIFIER = Path(__file__).resolve().parent / "weights" / "mnist_classifier.pt"
@@ -34,6 +39,30 @@ def mean_pairwise_distance(features):
     return torch.pdist(features).mean().item()
 
 
+_reference_cache = {}
+
+
+@torch.no_grad()
+def reference_features(classifier, data_root, floor_count):
+    """Return test labels, test-set features and the features of ``floor_count`` random training images.
+
+    Cached per classifier in the process, because a training run scores every checkpoint.
+    The floor uses as many training images as there are samples, because the Fréchet
+    distance's bias depends on the sample count.
+    """
+    key = (id(classifier), data_root, floor_count)
+    if key not in _reference_cache:
+        test_images, test_labels = load_mnist_tensors(data_root, train=False)
+        train_images, _ = load_mnist_tensors(data_root, train=True)
+        floor_index = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(0))[:floor_count]
+        _reference_cache[key] = (
+            test_labels,
+            torch.cat([classifier.features(chunk) for chunk in to_model_range(test_images).split(1000)]),
+            classifier.features(to_model_range(train_images[floor_index])),
+        )
+    return _reference_cache[key]
+
+
 @torch.no_grad()
 def evaluate(generator, classifier, *, per_digit=100, data_root=None, batch_size=500):
     """Return a dict of metrics; see the module docstring."""
@@ -48,8 +77,7 @@ def evaluate(generator, classifier, *, per_digit=100, data_root=None, batch_size
     predictions = classifier(images).argmax(dim=1)
     features = classifier.features(images)
 
-    real_images, real_labels = load_mnist_tensors(data_root, train=False)
-    real_features = classifier.features(to_model_range(real_images))
+    real_labels, real_features, floor_features = reference_features(classifier, data_root, len(digits))
     per_class = {}
     for digit in range(num_classes):
         mask = labels == digit
@@ -64,11 +92,17 @@ def evaluate(generator, classifier, *, per_digit=100, data_root=None, batch_size
         "agreement": (predictions == labels).float().mean().item(),
         "per_digit": per_class,
         "min_diversity_ratio": min(entry["diversity_ratio"] for entry in per_class.values()),
+        "frechet_distance": frechet_distance(features, real_features),
+        "frechet_distance_floor": frechet_distance(floor_features, real_features),
     }
 
 
 def format_table(metrics):
-    lines = [f"samples {metrics['samples']}  agreement {metrics['agreement']:.4f}", "digit  agreement  diversity"]
+    lines = [
+        f"samples {metrics['samples']}  agreement {metrics['agreement']:.4f}",
+        f"Frechet distance {metrics['frechet_distance']:.3f} (real training images: {metrics['frechet_distance_floor']:.3f})",
+        "digit  agreement  diversity",
+    ]
     for digit, entry in metrics["per_digit"].items():
         lines.append(f"{digit:>5}  {entry['agreement']:>9.4f}  {entry['diversity_ratio']:>9.3f}")
     return "\n".join(lines)

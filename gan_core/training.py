@@ -39,6 +39,13 @@ class TrainResult:
     history: list = field(default_factory=list)
 
 
+def check_finite(step, **losses):
+    """Raise :class:`NonFiniteLossError` if any loss tensor is NaN or infinite."""
+    values = {name: loss.item() for name, loss in losses.items()}
+    if not all(math.isfinite(value) for value in values.values()):
+        raise NonFiniteLossError(step, values)
+
+
 def resolve_device(preference):
     if preference == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -98,7 +105,7 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
           should_stop=None, on_log=None, on_checkpoint=None, progress=True):
     """Train (or resume) a run in ``out_dir``; return a :class:`TrainResult`.
 
-    ``should_stop()`` is polled once per generator step; when it returns True the
+    ``should_stop(step)`` is polled once per generator step; when it returns True the
     run saves a checkpoint and returns with status "stopped". ``on_log(record)``
     receives each interval's averaged losses, and ``on_checkpoint(path, step, grid_path)``
     each saved checkpoint. Raises :class:`NonFiniteLossError` on a NaN or infinite loss.
@@ -176,68 +183,69 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
     bar = tqdm(total=steps, initial=step, desc="train", unit="step", disable=not progress, dynamic_ncols=True)
     generator.train(), critic.train()
 
-    while step < steps:
-        if should_stop and should_stop():
-            save(step)
-            bar.close()
-            logger.info("stopped at step %d; checkpoint %s", step, checkpoint_path)
-            return TrainResult("stopped", step, checkpoint_path, history)
-        set_learning_rates(step)
+    try:
+        while step < steps:
+            if should_stop and should_stop(step):
+                save(step)
+                logger.info("stopped at step %d; checkpoint %s", step, checkpoint_path)
+                return TrainResult("stopped", step, checkpoint_path, history)
+            set_learning_rates(step)
 
-        # Critic: minimise D(G(z, y), y) - D(x, y) + gp_weight * GP + drift_weight * D(x, y)^2,
-        # with the fake images drawn for the same labels y as the real batch.
-        for _ in range(train_config.n_critic):
-            real, labels_batch = next(data)
-            latent = torch.randn(real.shape[0], model_config.latent_dim, device=device)
-            with torch.no_grad():
-                fake = generator(latent, labels_batch)
-            real_scores, fake_scores = critic(real, labels_batch), critic(fake, labels_batch)
-            penalty = gradient_penalty(critic, real, fake, labels_batch)
-            loss_critic = (critic_loss(real_scores, fake_scores) + train_config.gp_weight * penalty
-                           + train_config.drift_weight * real_scores.pow(2).mean())
-            critic_optimizer.zero_grad(set_to_none=True)
-            loss_critic.backward()
-            critic_optimizer.step()
+            # Critic: minimise D(G(z, y), y) - D(x, y) + gp_weight * GP + drift_weight * D(x, y)^2,
+            # with the fake images drawn for the same labels y as the real batch.
+            for _ in range(train_config.n_critic):
+                real, labels_batch = next(data)
+                latent = torch.randn(real.shape[0], model_config.latent_dim, device=device)
+                with torch.no_grad():
+                    fake = generator(latent, labels_batch)
+                real_scores, fake_scores = critic(real, labels_batch), critic(fake, labels_batch)
+                penalty = gradient_penalty(critic, real, fake, labels_batch)
+                loss_critic = (critic_loss(real_scores, fake_scores) + train_config.gp_weight * penalty
+                               + train_config.drift_weight * real_scores.pow(2).mean())
+                # Checked before the update, so no NaN ever reaches the weights or a checkpoint.
+                check_finite(step + 1, critic_loss=loss_critic, gradient_penalty=penalty)
+                critic_optimizer.zero_grad(set_to_none=True)
+                loss_critic.backward()
+                critic_optimizer.step()
 
-        # Generator: minimise -D(G(z, y), y) for uniformly drawn labels.
-        latent = torch.randn(train_config.batch_size, model_config.latent_dim, device=device)
-        labels_fake = torch.randint(0, model_config.num_classes, (train_config.batch_size,), device=device)
-        loss_generator = generator_loss(critic(generator(latent, labels_fake), labels_fake))
-        generator_optimizer.zero_grad(set_to_none=True)
-        loss_generator.backward()
-        generator_optimizer.step()
-        update_ema(generator_ema, generator, min(train_config.ema_decay, (1 + step) / (10 + step)))
-        step += 1
+            # Generator: minimise -D(G(z, y), y) for uniformly drawn labels.
+            latent = torch.randn(train_config.batch_size, model_config.latent_dim, device=device)
+            labels_fake = torch.randint(0, model_config.num_classes, (train_config.batch_size,), device=device)
+            loss_generator = generator_loss(critic(generator(latent, labels_fake), labels_fake))
+            check_finite(step + 1, generator_loss=loss_generator)
+            generator_optimizer.zero_grad(set_to_none=True)
+            loss_generator.backward()
+            generator_optimizer.step()
+            update_ema(generator_ema, generator, min(train_config.ema_decay, (1 + step) / (10 + step)))
+            step += 1
 
-        # Book-keeping: one .item() sync per step, a log line per interval.
-        values = {
-            "critic_loss": loss_critic.item(), "generator_loss": loss_generator.item(),
-            "gradient_penalty": penalty.item(),
-            "wasserstein": (real_scores.mean() - fake_scores.mean()).item(),
-        }
-        if not all(math.isfinite(v) for v in values.values()):
-            bar.close()
-            raise NonFiniteLossError(step, values)
-        for key, value in values.items():
-            interval[key] += value
-        interval_steps += 1
-        bar.update(1)
-        if step % train_config.log_every == 0 or step == steps:
-            seconds = (time.perf_counter() - interval_start) / interval_steps
-            record = {"step": step, **{k: v / interval_steps for k, v in interval.items()}, "seconds_per_step": seconds}
-            history.append(record)
-            bar.set_postfix(critic=f"{record['critic_loss']:.3f}", w=f"{record['wasserstein']:.3f}")
-            logger.info("step %d/%d critic_loss %.4f generator_loss %.4f penalty %.4f wasserstein %.4f %.3fs/step",
-                        step, steps, record["critic_loss"], record["generator_loss"],
-                        record["gradient_penalty"], record["wasserstein"], seconds)
-            if on_log:
-                on_log(record)
-            interval = dict.fromkeys(interval, 0.0)
-            interval_start, interval_steps = time.perf_counter(), 0
-        if step % steps_per_epoch == 0 or step % train_config.checkpoint_every == 0 or step == steps:
-            save(step)
+            # Book-keeping: one .item() sync per step, a log line per interval.
+            values = {
+                "critic_loss": loss_critic.item(), "generator_loss": loss_generator.item(),
+                "gradient_penalty": penalty.item(),
+                "wasserstein": (real_scores.mean() - fake_scores.mean()).item(),
+            }
+            for key, value in values.items():
+                interval[key] += value
+            interval_steps += 1
+            bar.update(1)
+            if step % train_config.log_every == 0 or step == steps:
+                seconds = (time.perf_counter() - interval_start) / interval_steps
+                record = {"step": step, **{k: v / interval_steps for k, v in interval.items()}, "seconds_per_step": seconds}
+                history.append(record)
+                bar.set_postfix(critic=f"{record['critic_loss']:.3f}", w=f"{record['wasserstein']:.3f}")
+                logger.info("step %d/%d critic_loss %.4f generator_loss %.4f penalty %.4f wasserstein %.4f %.3fs/step",
+                            step, steps, record["critic_loss"], record["generator_loss"],
+                            record["gradient_penalty"], record["wasserstein"], seconds)
+                if on_log:
+                    on_log(record)
+                interval = dict.fromkeys(interval, 0.0)
+                interval_start, interval_steps = time.perf_counter(), 0
+            if step % steps_per_epoch == 0 or step % train_config.checkpoint_every == 0 or step == steps:
+                save(step)
 
-    bar.close()
+    finally:
+        bar.close()
     return TrainResult("finished", step, checkpoint_path, history)
 
 

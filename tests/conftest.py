@@ -88,6 +88,8 @@ def worker_env(redis_server, django_db_setup, django_db_blocker, tmp_path_factor
         DATABASE_URL=url,
         DJANGO_MEDIA_ROOT=str(tmp_path_factory.getbasetemp() / "media"),
         GAN_MODEL_PATH=str(SHIPPED_MODEL),
+        # One thread per worker process, so test workers and the test process share two cores calmly.
+        GAN_TORCH_THREADS="1",
         PYTHONUNBUFFERED="1",
     )
 

@@ -6,6 +6,7 @@ from django.conf import settings
 
 from backend.jobs import events, services
 from backend.jobs.models import JobStatus
+from backend.training.selectors import active_model_source
 from gan_core.sampling import digit_for_seed, generate, image_seeds, to_png
 
 from .model_cache import get_model
@@ -21,7 +22,10 @@ def run_generate_job(job_id):
         return
     logger.info("job %s started (attempt %d, %d images)", job_id, job.attempts, job.count)
 
-    model = get_model()
+    # The version is resolved once, at start: activating another version mid-job does not
+    # change the images of a job in flight.
+    source = active_model_source()
+    model = get_model(source.path, source.version)
     services.job_set_model_version(job_id=job.id, model_version=model.version)
     num_classes = model.generator.config.num_classes
     seeds = image_seeds(job.seed, job.count)

@@ -7,6 +7,7 @@ task, and CUDA must not be initialised before a fork.
 import logging
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import torch
@@ -18,7 +19,10 @@ from gan_core.training import resolve_device
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
-_loaded = {}  # checkpoint path -> LoadedModel
+# checkpoint path -> LoadedModel, least recently used first
+_loaded = OrderedDict()
+# Generators kept per process: the active version and the ones jobs in flight may still use.
+MAX_LOADED = 3
 
 
 class ModelUnavailableError(Exception):
@@ -37,23 +41,31 @@ def model_version_for(path):
     return f"{Path(path).stem}-{file_digest(path)}"
 
 
-def get_model(path=None) -> LoadedModel:
+def get_model(path=None, version=None) -> LoadedModel:
+    """Return the generator at ``path`` (default: ``GAN["MODEL_PATH"]``), loading it on first use."""
     path = str(path or settings.GAN["MODEL_PATH"])
     with _lock:
-        if path not in _loaded:
-            if not os.path.exists(path):
-                raise ModelUnavailableError(
-                    f"model checkpoint {path} not found; set GAN_MODEL_PATH or train one with python -m gan_core.train"
-                )
-            device = resolve_device(settings.GAN["DEVICE"])
-            generator, _ = load_generator(path, device)
-            _loaded[path] = LoadedModel(generator, model_version_for(path), device)
-            logger.info("loaded model %s on %s in process %d", _loaded[path].version, device, os.getpid())
+        if path in _loaded:
+            _loaded.move_to_end(path)
+            return _loaded[path]
+        if not os.path.exists(path):
+            raise ModelUnavailableError(
+                f"model checkpoint {path} not found; set GAN_MODEL_PATH or train one with python -m gan_core.train"
+            )
+        device = resolve_device(settings.GAN["DEVICE"])
+        generator, _ = load_generator(path, device)
+        _loaded[path] = LoadedModel(generator, version or model_version_for(path), device)
+        logger.info("loaded model %s on %s in process %d", _loaded[path].version, device, os.getpid())
+        while len(_loaded) > MAX_LOADED:
+            _loaded.popitem(last=False)
         return _loaded[path]
 
 
 def set_thread_count(pool_processes):
-    """Give each pool process an equal share of the cores, so processes do not oversubscribe them."""
-    threads = max(1, (os.cpu_count() or 1) // max(1, pool_processes))
+    """Set torch's threads: ``GAN["TORCH_THREADS"]``, or an equal share of the cores per pool process.
+
+    Sharing keeps the processes from oversubscribing the cores, which slows every one of them.
+    """
+    threads = settings.GAN["TORCH_THREADS"] or max(1, (os.cpu_count() or 1) // max(1, pool_processes))
     torch.set_num_threads(threads)
     return threads

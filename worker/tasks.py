@@ -44,3 +44,30 @@ def generate_job(job_id):
     from .generation import run_generate_job
 
     run_generate_job(job_id)
+
+
+class TrainTask(Task):
+    """A task whose first argument is a training run id; an unexpected exception fails that run."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        from backend.training.services import training_run_fail
+
+        run_id = args[0] if args else kwargs.get("run_id")
+        reason = f"{type(exc).__name__}: {exc}"
+        logger.error("training run %s: task %s raised %s", run_id, task_id, reason)
+        training_run_fail(run_id=run_id, reason=reason)
+
+
+@app.task(name="gan.train", base=TrainTask, bind=True, acks_late=True, max_retries=None)
+def train_run(self, run_id):
+    from django.conf import settings
+
+    from .training_run import RunBusyError, run_training
+
+    try:
+        run_training(run_id)
+    except RunBusyError as error:
+        # Another execution is alive; look again once its heartbeat could have gone stale.
+        countdown = settings.TRAINING["HEARTBEAT_STALE_SECONDS"]
+        logger.warning("training run %s: %s; retrying in %d s", run_id, error, countdown)
+        raise self.retry(countdown=countdown) from error

@@ -74,9 +74,13 @@ def check_can_enqueue():
     """Raise unless a new job could be generated: a model exists and the queue has room."""
     import os
 
-    model_path = settings.GAN["MODEL_PATH"]
+    from backend.training.selectors import active_model_source
+
+    model_path = active_model_source().path
     if not os.path.exists(model_path):
-        raise ModelUnavailableError(f"no model is available: checkpoint {model_path} not found; set GAN_MODEL_PATH")
+        raise ModelUnavailableError(
+            f"no model is available: checkpoint {model_path} not found; set GAN_MODEL_PATH or activate a model version"
+        )
     depth, limit = queue_depth(), settings.GAN["MAX_QUEUE_DEPTH"]
     if depth >= limit:
         raise QueueFullError(f"the generate queue is full ({depth} jobs waiting, limit {limit}); retry later")

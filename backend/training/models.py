@@ -1,0 +1,95 @@
+"""Training runs started from the admin, and the model versions they produce."""
+
+from django.conf import settings
+from django.db import models
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class Device(models.TextChoices):
+    AUTO = "auto", "auto (CUDA when available)"
+    CPU = "cpu", "CPU"
+    CUDA = "cuda", "CUDA"
+
+
+class Dataset(models.TextChoices):
+    MNIST = "mnist", "MNIST"
+
+
+class TrainingRun(models.Model):
+    """One training of the conditional WGAN-GP. The defaults are those of the shipped model."""
+
+    name = models.CharField(max_length=100, blank=True, help_text="Label shown in lists; optional.")
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)
+
+    dataset = models.CharField(max_length=16, choices=Dataset.choices, default=Dataset.MNIST)
+    max_steps = models.PositiveIntegerField(
+        default=5000, help_text="Generator steps to train for; 0 means train for the number of epochs instead.")
+    epochs = models.PositiveIntegerField(
+        default=27, help_text="Passes over the 60,000 training images; used only when max steps is 0.")
+    batch_size = models.PositiveIntegerField(default=64)
+    generator_lr = models.FloatField("generator learning rate", default=2e-4)
+    critic_lr = models.FloatField("critic learning rate", default=2e-4)
+    n_critic = models.PositiveIntegerField(default=5, help_text="Critic steps per generator step.")
+    gp_weight = models.FloatField("gradient penalty weight", default=10.0)
+    latent_dim = models.PositiveIntegerField("latent size", default=128)
+    seed = models.PositiveIntegerField(default=0)
+    device = models.CharField(max_length=8, choices=Device.choices, default=Device.AUTO)
+    checkpoint_every = models.PositiveIntegerField(
+        default=1000, help_text="Generator steps between checkpoints; each checkpoint becomes a model version.")
+    log_every = models.PositiveIntegerField(default=50, help_text="Generator steps between loss records.")
+
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    # One record per log interval: step, critic_loss, generator_loss, gradient_penalty, wasserstein.
+    history = models.JSONField(default=list, blank=True)
+    latest_grid = models.FileField(upload_to="training/grids/", blank=True, max_length=255)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # The executing worker refreshes this; a run whose heartbeat is stale has lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Where and when the current attempt started, for the ETA.
+    attempt_start_step = models.PositiveIntegerField(default=0)
+    attempt_started_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.name or f"run {self.pk}"
+
+
+class ModelVersion(models.Model):
+    """A sampling checkpoint that generate jobs can use; at most one is active."""
+
+    name = models.CharField(max_length=100, unique=True)
+    run = models.ForeignKey(TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="versions")
+    step = models.PositiveIntegerField(default=0)
+    checkpoint = models.FileField(upload_to="models/", max_length=255)
+    # "<name>-<sha256 prefix of the file>", recorded on every job made with this version.
+    version = models.CharField(max_length=100, unique=True)
+    grid = models.ImageField(upload_to="models/grids/", blank=True, max_length=255)
+    # agreement, per_digit agreement, frechet_distance and its real-data floor (gan_core.evaluate).
+    metrics = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=models.Q(is_active=True), name="one_active_version"),
+        ]
+
+    def __str__(self):
+        return self.version
