@@ -1,8 +1,8 @@
 """The main job: run the whole service locally and generate every digit through its API.
 
 ``./run`` calls this after installing the requirements. It starts an embedded
-Redis when ``REDIS_URL`` is not set, migrates the database, starts a Celery worker,
-gunicorn and the gRPC gateway, asks ``POST /api/generate`` for each digit 0-9, waits for the jobs,
+Redis when ``REDIS_URL`` is not set, migrates the database, starts Celery workers for
+the generate and train queues, gunicorn and the gRPC gateway, asks ``POST /api/generate`` for each digit 0-9, waits for the jobs,
 writes one grid PNG of the results, prints its path and the job URLs, and then
 keeps serving until Ctrl-C, which stops every process it started.
 """
@@ -122,6 +122,9 @@ def main(argv=None):
 
         worker = start_worker(env, processes=args.workers, log_file=log_dir / "worker.log")
         children.append(lambda: stop_process(worker))
+        # Training runs started in the admin go to their own queue, so they never delay generation.
+        train_worker = start_worker(env, queues="train", processes=1, log_file=log_dir / "train-worker.log")
+        children.append(lambda: stop_process(train_worker))
         web = start_web(env, port=port, log_file=log_dir / "web.log")
         children.append(lambda: stop_process(web))
         gateway = start_gateway(env, port=grpc_port, log_file=log_dir / "gateway.log")
@@ -141,7 +144,7 @@ def main(argv=None):
             return 0
         print(f"\nServing REST at {base_url} (admin at {base_url}/admin/, after manage.py createsuperuser) "
               f"and gRPC at 127.0.0.1:{grpc_port}. Press Ctrl-C to stop.", flush=True)
-        while all(process.poll() is None for process in (worker, web, gateway)):
+        while all(process.poll() is None for process in (worker, train_worker, web, gateway)):
             time.sleep(0.5)
         logger.error("a child process exited; see %s", log_dir)
         return 1

@@ -55,7 +55,8 @@ def main(argv=None):
 
     args.out.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        handlers=[logging.StreamHandler(sys.stderr), logging.FileHandler(args.out / "train.log")])
+                        handlers=[logging.StreamHandler(sys.stderr), logging.FileHandler(args.out / "train.log")],
+                        force=True)
     logging.getLogger(__name__).info("command: %s", " ".join(sys.argv))
     with logging_redirect_tqdm():
         try:

@@ -20,8 +20,8 @@ def serve_arguments(command):
     return [word.strip('"') for word in words[start:]]
 
 
-def test_compose_has_web_worker_and_gateway():
-    assert set(service_commands()) == {"web", "worker", "gateway"}
+def test_compose_has_web_workers_and_gateway():
+    assert set(service_commands()) == {"web", "worker", "train-worker", "gateway"}
 
 
 def test_compose_commands_parse_as_serve_entry_points():
@@ -29,10 +29,16 @@ def test_compose_commands_parse_as_serve_entry_points():
     for name, command in service_commands().items():
         args = build_parser().parse_args(serve_arguments(command))
         processes[name] = args.process
-    assert processes == {"web": "web", "worker": "worker", "gateway": "gateway"}
+    assert processes == {"web": "web", "worker": "worker", "train-worker": "worker", "gateway": "gateway"}
+
+
+def test_compose_workers_consume_separate_queues():
+    queues = {name: build_parser().parse_args(serve_arguments(command)).queues
+              for name, command in service_commands().items() if "worker" in name}
+    assert queues == {"worker": "generate", "train-worker": "train"}
 
 
 def test_compose_keeps_media_on_a_volume():
     services = yaml.safe_load(COMPOSE.read_text())["services"]
-    for name in ("web", "worker", "gateway"):
+    for name in ("web", "worker", "train-worker", "gateway"):
         assert "media:/app/var/media" in services[name]["volumes"]

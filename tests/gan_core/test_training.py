@@ -1,0 +1,76 @@
+"""The training loop on real MNIST with tiny settings: checkpoints, resume, stop, and non-finite losses."""
+
+import pytest
+import torch
+
+from gan_core import train as train_cli
+from gan_core.checkpoint import load_checkpoint, load_generator
+from gan_core.config import ModelConfig, TrainConfig
+from gan_core.training import NonFiniteLossError, export_release, train
+
+TINY_MODEL = ModelConfig(latent_dim=16, generator_width=8, critic_width=8)
+
+
+def tiny_config(**overrides):
+    values = {"max_steps": 4, "batch_size": 8, "n_critic": 2, "log_every": 1, "checkpoint_every": 2, "device": "cpu"}
+    return TrainConfig(**{**values, **overrides})
+
+
+def test_train_writes_checkpoint_history_and_grids(tmp_path):
+    result = train(TINY_MODEL, tiny_config(), tmp_path, progress=False)
+
+    assert (result.status, result.step) == ("finished", 4)
+    assert [record["step"] for record in result.history] == [1, 2, 3, 4]
+    assert set(result.history[0]) == {"step", "critic_loss", "generator_loss", "gradient_penalty", "wasserstein",
+                                      "seconds_per_step"}
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["step"] == 4
+    assert state["model_config"]["latent_dim"] == 16
+    assert state["train_config"]["n_critic"] == 2
+    assert sorted(path.name for path in (tmp_path / "samples").iterdir()) == [
+        "latest.png", "step_0000002.png", "step_0000004.png"]
+
+
+def test_resume_continues_from_checkpoint(tmp_path):
+    train(TINY_MODEL, tiny_config(max_steps=2), tmp_path, progress=False)
+    result = train(TINY_MODEL, tiny_config(max_steps=4), tmp_path, resume=True, progress=False)
+    assert result.step == 4
+    assert [record["step"] for record in result.history] == [1, 2, 3, 4]
+
+
+def test_should_stop_saves_and_returns(tmp_path):
+    result = train(TINY_MODEL, tiny_config(max_steps=100, checkpoint_every=1000), tmp_path,
+                   should_stop=lambda step: step >= 3, progress=False)
+    assert (result.status, result.step) == ("stopped", 3)
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 3
+
+
+def test_non_finite_loss_raises_with_step(tmp_path):
+    config = tiny_config(max_steps=200, generator_lr=1e30, critic_lr=1e30, checkpoint_every=1000)
+    with pytest.raises(NonFiniteLossError, match="non-finite loss at generator step") as raised:
+        train(TINY_MODEL, config, tmp_path, progress=False)
+    assert 1 <= raised.value.step <= 200
+    assert not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_export_release_samples_like_ema(tmp_path):
+    train(TINY_MODEL, tiny_config(max_steps=2), tmp_path, progress=False)
+    export_release(tmp_path / "checkpoint.pt", tmp_path / "release.pt")
+    state = load_checkpoint(tmp_path / "release.pt")
+    assert "critic" not in state and "generator" not in state
+    generator, _ = load_generator(tmp_path / "release.pt")
+    assert not generator.training
+    with torch.no_grad():
+        assert generator(torch.zeros(1, 16), torch.tensor([3])).shape == (1, 1, 28, 28)
+
+
+def test_cli_dry_run(tmp_path):
+    assert train_cli.main(["--out", str(tmp_path), "--dry-run", "--no-progress", "--generator-width", "8",
+                           "--critic-width", "8", "--batch-size", "8"]) == 0
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 1
+    assert "critic_loss" in (tmp_path / "train.log").read_text()
+
+
+def test_cli_rejects_bad_n_critic(tmp_path):
+    with pytest.raises(SystemExit, match="n_critic must be at least 1"):
+        train_cli.main(["--out", str(tmp_path), "--n-critic", "0"])
