@@ -2,7 +2,7 @@
 
 ``./run`` calls this after installing the requirements. It starts an embedded
 Redis when ``REDIS_URL`` is not set, migrates the database, starts Celery workers for
-the generate and train queues, gunicorn and the gRPC gateway, asks ``POST /api/generate`` for each digit 0-9, waits for the jobs,
+the generate and train queues, gunicorn and the gRPC gateway, requests ``POST /api/generate`` for each digit 0-9, waits for the jobs,
 writes one grid PNG of the results, prints its path and the job URLs, and then
 keeps serving until Ctrl-C, which stops every process it started.
 """

@@ -44,7 +44,7 @@ def build_parser():
     gateway = commands.add_parser("gateway", help="the gRPC gateway")
     gateway.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     gateway.add_argument("--port", type=int, default=50051)
-    gateway.add_argument("--threads", type=int, default=8, help="handler threads; each open stream holds one")
+    gateway.add_argument("--threads", type=int, default=8, help="handler threads; each open stream occupies one")
     gateway.set_defaults(command=gateway_command)
     return parser
 

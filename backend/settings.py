@@ -145,7 +145,7 @@ GAN = {
 TRAINING = {
     # Full checkpoints (with critic and optimiser state) of each run, for resuming.
     "RUNS_DIR": Path(env.str("GAN_RUNS_DIR", default=str(VAR_DIR / "runs"))),
-    # Longest run the queue is configured for; the visibility timeout above exceeds it.
+    # Maximum run length the queue is configured for; the visibility timeout above exceeds it.
     "MAX_HOURS": 24,
     # A running run whose worker has not written a heartbeat for this long is taken over.
     "HEARTBEAT_STALE_SECONDS": env.int("GAN_TRAIN_HEARTBEAT_STALE_SECONDS", default=60),

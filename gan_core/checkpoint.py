@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from .config import ModelConfig, TrainConfig, config_from_dict
+from .config import ModelConfig, config_from_dict
 from .models import Generator
 
 FORMAT_VERSION = 1
@@ -76,7 +76,3 @@ def load_generator(path, device="cpu"):
     for parameter in generator.parameters():
         parameter.requires_grad_(False)
     return generator, state
-
-
-def train_config_of(state):
-    return config_from_dict(TrainConfig, state["train_config"])

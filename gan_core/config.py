@@ -17,9 +17,8 @@ class ModelConfig:
     # the wider of the two because WGAN-GP needs a critic close to optimal.
     generator_width: int = 32
     critic_width: int = 48
-    # Images are single-channel 28x28.
+    # Images are single-channel; the layer shapes fix their size at 28x28.
     image_channels: int = 1
-    image_size: int = 28
 
 
 @dataclass
@@ -27,7 +26,7 @@ class TrainConfig:
     """Optimisation settings for one training run."""
 
     dataset: str = "mnist"
-    # Folder that holds MNIST/raw in torchvision's layout ("": GAN_DATA_ROOT, else ../shared/data).
+    # Folder that contains MNIST/raw in torchvision's layout. Empty means GAN_DATA_ROOT, else ../shared/data.
     data_root: str = ""
     # Number of full passes over the 60,000 training images; ``max_steps`` wins when set.
     epochs: int = 10
@@ -59,7 +58,6 @@ class TrainConfig:
     # Generator steps between log lines and between checkpoints.
     log_every: int = 100
     checkpoint_every: int = 1000
-    num_workers: int = 0
 
     def __post_init__(self):
         if self.n_critic < 1:

@@ -6,10 +6,10 @@ import torch
 def gradient_penalty(critic, real, fake, labels, generator=None):
     """Return the mean of ``(||grad critic(x_hat, y)||_2 - 1)^2`` over the batch.
 
-    ``x_hat`` mixes each real image with the fake image of the same index using one
-    factor per sample, shape ``(B, 1, 1, 1)``; both are scored with the same ``labels``.
-    The norm is taken over each whole image, and ``create_graph=True`` keeps the
-    penalty differentiable with respect to the critic's weights.
+    ``x_hat`` mixes each real image with the fake image of the same index, using one
+    factor per sample of shape ``(B, 1, 1, 1)``. Both are scored with the same ``labels``.
+    The norm is taken over each whole image. ``create_graph=True`` keeps the penalty
+    differentiable with respect to the critic's weights.
     """
     assert real.shape == fake.shape, f"real {tuple(real.shape)} and fake {tuple(fake.shape)} differ"
     alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype, generator=generator)

@@ -34,7 +34,8 @@ class Generator(nn.Module):
         )
 
     def forward(self, latent, labels):
-        assert latent.dim() == 2 and latent.shape[1] == self.config.latent_dim, (
+        assert latent.dim() == 2, f"latent must be (B, {self.config.latent_dim}), got {tuple(latent.shape)}"
+        assert latent.shape[1] == self.config.latent_dim, (
             f"latent must be (B, {self.config.latent_dim}), got {tuple(latent.shape)}"
         )
         return self.synthesize(latent, self.label_embedding(labels))

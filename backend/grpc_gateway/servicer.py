@@ -140,8 +140,8 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
         parameters = request_parameters(request, max_count=services.MAX_STREAM_COUNT, stream_hint=False)
         job = services.job_create(**parameters, stream=True)
         job_id = job.id
-        # Runs when the call ends for any reason; a job still going then was abandoned
-        # by its client (cancel, deadline or disconnect), so it is canceled.
+        # Runs when the call ends for any reason. A job still going at that point was
+        # abandoned by its client (cancel, deadline or disconnect), so it is canceled.
         context.add_callback(functools.partial(cancel_abandoned_job, job_id))
         logger.info("stream for job %s opened (%d images)", job_id, job.count)
 

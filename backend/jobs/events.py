@@ -1,7 +1,7 @@
 """Per-job Redis streams that carry each stored image from the worker to the gRPC gateway.
 
 The worker appends one ``image`` entry per image and one ``end`` entry when the job
-stops; the gateway reads them in order with a blocking XREAD. Streams expire an hour
+stops. The gateway reads them in order with a blocking XREAD. Streams expire an hour
 after their last write, so abandoned ones do not accumulate.
 """
 

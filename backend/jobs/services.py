@@ -40,7 +40,7 @@ class QueueUnavailableError(Exception):
 
 
 class QueueFullError(Exception):
-    """The generate queue holds ``GAN["MAX_QUEUE_DEPTH"]`` tasks or more; the caller should retry later."""
+    """The generate queue contains ``GAN["MAX_QUEUE_DEPTH"]`` tasks or more; the caller should retry later."""
 
 
 class ModelUnavailableError(Exception):
@@ -90,9 +90,9 @@ def job_create(*, digit: int | None, count: int = 1, seed: int | None = None, st
     """Create a queued job and enqueue it on the generate queue once the row is committed.
 
     Raises :class:`ModelUnavailableError` or :class:`QueueFullError` before creating
-    anything, and :class:`QueueUnavailableError` when Redis cannot be reached; in the
-    last case a job that was already saved stays in the database as ``failed`` with
-    the reason, so nothing is silently lost.
+    anything. Raises :class:`QueueUnavailableError` when Redis cannot be reached. If the
+    job was already saved by then, it stays in the database as ``failed`` with the
+    reason, so nothing is silently lost.
     """
     validate_generate_parameters(digit=digit, count=count, seed=seed,
                                  max_count=MAX_STREAM_COUNT if stream else MAX_COUNT)
@@ -127,10 +127,10 @@ def _transition(job_id, *, from_statuses, to_status, **fields) -> bool:
 
 
 def job_start(*, job_id) -> Job | None:
-    """Mark a job running for a worker; return it, or None when it must not run.
+    """Mark a job running for a worker and return it, or return None when it must not run.
 
     A job already ``running`` is started again only when Celery redelivered it after a
-    lost worker, and at most ``GAN["MAX_ATTEMPTS"]`` times in all; past that it fails.
+    lost worker. Past ``GAN["MAX_ATTEMPTS"]`` starts in all, the job fails instead.
     """
     max_attempts = settings.GAN["MAX_ATTEMPTS"]
     started = Job.objects.filter(
@@ -171,7 +171,7 @@ def job_is_canceled(*, job_id) -> bool:
 def job_cancel(*, job_id) -> bool:
     """Cancel a queued or running job; return whether it was canceled by this call.
 
-    A running job's worker sees the status between batches and stops.
+    The worker of a running job reads the status between batches and stops.
     """
     moved = _transition(job_id, from_statuses=[JobStatus.QUEUED, JobStatus.RUNNING], to_status=JobStatus.CANCELED,
                         finished_at=timezone.now())

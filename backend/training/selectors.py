@@ -9,7 +9,7 @@ from .models import ModelVersion
 
 @dataclass(frozen=True)
 class ModelSource:
-    """Where a worker loads a generator from, and the version string jobs record."""
+    """Checkpoint path for a worker to load, with the version string that jobs record."""
 
     path: str
     version: str | None  # None: derive "<file stem>-<sha256 prefix>" from the file

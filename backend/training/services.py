@@ -54,8 +54,9 @@ def training_run_claim(*, run_id) -> TrainingRun | str:
     """Take a run for this worker; return the run, "busy" or "done".
 
     A queued run is taken at once. A running run is taken over only when its heartbeat
-    is older than ``TRAINING["HEARTBEAT_STALE_SECONDS"]`` (its worker was lost); while
-    the heartbeat is fresh another execution owns it and the answer is "busy". Past
+    is older than ``TRAINING["HEARTBEAT_STALE_SECONDS"]``, which means its worker was
+    lost. While the heartbeat is fresh, another execution owns the run and the result
+    is "busy". Past
     ``TRAINING["MAX_ATTEMPTS"]`` starts the run fails instead. "done" means there is
     nothing to run (the run finished, failed or was canceled).
     """
@@ -172,9 +173,9 @@ def model_version_activate(*, version_id, override: bool = False) -> ModelVersio
         version = ModelVersion.objects.select_for_update().get(pk=version_id)
         agreement = version.metrics.get("agreement")
         if not override and (agreement is None or agreement < floor):
-            shown = "no score" if agreement is None else f"agreement {agreement:.4f}"
+            score = "no score" if agreement is None else f"agreement {agreement:.4f}"
             raise QualityFloorError(
-                f"{version.version} has {shown}, below the quality floor {floor:.2f}; "
+                f"{version.version} has {score}, below the quality floor {floor:.2f}; "
                 "use 'Activate, overriding the quality floor' to activate it anyway"
             )
         ModelVersion.objects.filter(is_active=True).update(is_active=False)

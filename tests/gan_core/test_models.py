@@ -18,7 +18,8 @@ def test_shapes():
     latent, labels = torch.randn(3, config.latent_dim), torch.tensor([0, 5, 9])
     images = generator(latent, labels)
     assert images.shape == (3, 1, 28, 28)
-    assert images.min() >= -1 and images.max() <= 1
+    assert images.min() >= -1
+    assert images.max() <= 1
     assert critic(images, labels).shape == (3,)
 
 

@@ -57,7 +57,8 @@ def test_export_release_samples_like_ema(tmp_path):
     train(TINY_MODEL, tiny_config(max_steps=2), tmp_path, progress=False)
     export_release(tmp_path / "checkpoint.pt", tmp_path / "release.pt")
     state = load_checkpoint(tmp_path / "release.pt")
-    assert "critic" not in state and "generator" not in state
+    assert "critic" not in state
+    assert "generator" not in state
     generator, _ = load_generator(tmp_path / "release.pt")
     assert not generator.training
     with torch.no_grad():

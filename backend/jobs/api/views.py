@@ -1,4 +1,4 @@
-"""REST endpoints: thin edges that validate, call one service or selector, and shape the answer."""
+"""REST endpoints: thin edges that validate, call one service or selector, and serialize the result."""
 
 from rest_framework import exceptions, status
 from rest_framework.response import Response
