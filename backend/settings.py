@@ -113,12 +113,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing to a Redis that is down fails within about a second instead of hanging the request.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# Maximum length of one attempt of a training run; a run still going then fails and can be resumed.
+TRAIN_MAX_HOURS = env.float("GAN_TRAIN_MAX_HOURS", default=24)
 # Seconds before Redis hands an unacknowledged task to another worker. It must exceed the
-# longest task, so it is above the longest training run allowed (TRAINING["MAX_HOURS"]).
+# longest task, so it is two hours above TRAIN_MAX_HOURS.
 # Even when it is not, a run never executes twice at once: the second delivery finds the
 # run's heartbeat fresh and waits (backend.training.services.training_run_claim).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=26 * 3600),
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=int(TRAIN_MAX_HOURS * 3600) + 7200),
     # kombu looks for expired unacknowledged tasks about every interval x throttle seconds
     # (10 x 10 by default); tests with a short visibility timeout lower both.
     "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
@@ -145,8 +147,7 @@ GAN = {
 TRAINING = {
     # Full checkpoints (with critic and optimiser state) of each run, for resuming.
     "RUNS_DIR": Path(env.str("GAN_RUNS_DIR", default=str(VAR_DIR / "runs"))),
-    # Maximum run length the queue is configured for; the visibility timeout above exceeds it.
-    "MAX_HOURS": 24,
+    "MAX_HOURS": TRAIN_MAX_HOURS,
     # A running run whose worker has not written a heartbeat for this long is taken over.
     "HEARTBEAT_STALE_SECONDS": env.int("GAN_TRAIN_HEARTBEAT_STALE_SECONDS", default=60),
     # Starts of one run before it is marked failed (a worker lost mid-run adds one).

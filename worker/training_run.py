@@ -42,12 +42,20 @@ class RunReporter:
     def __init__(self, run: TrainingRun, steps: int):
         self.run_id, self.steps = run.pk, steps
         self.last_heartbeat = 0.0
+        self.deadline = time.monotonic() + settings.TRAINING["MAX_HOURS"] * 3600
         self.classifier = None
 
     def should_stop(self, step):
         if time.monotonic() - self.last_heartbeat < HEARTBEAT_SECONDS:
             return False
         self.last_heartbeat = time.monotonic()
+        if self.last_heartbeat > self.deadline:
+            # Past this point Redis could hand the task to another worker (the visibility
+            # timeout is sized for MAX_HOURS), so the run ends here instead.
+            hours = settings.TRAINING["MAX_HOURS"]
+            services.training_run_fail(run_id=self.run_id, reason=f"exceeded the maximum run time of {hours} h at "
+                                       f"step {step}; resume it to continue from its last checkpoint")
+            return True
         status = services.training_run_heartbeat(run_id=self.run_id, step=step, total_steps=self.steps)
         if status != RunStatus.RUNNING:
             logger.info("training run %s is %s; stopping at step %d", self.run_id, status, step)

@@ -162,3 +162,12 @@ def generate_and_wait(client, timeout=30):
             return job
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} not finished after {timeout} s")
+
+
+def test_run_past_max_hours_fails(start_train_worker):
+    start_train_worker(GAN_TRAIN_MAX_HOURS="0.001")  # 3.6 seconds
+    run = create_run(max_steps=100_000, checkpoint_every=100_000, log_every=10)
+    failed = wait_for_run(run.pk, lambda run: run.status != RunStatus.RUNNING and run.attempts > 0, timeout=90)
+    assert failed.status == RunStatus.FAILED
+    assert "exceeded the maximum run time of 0.001 h" in failed.error
+    assert failed.step < 100_000
