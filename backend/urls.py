@@ -2,13 +2,20 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import path, re_path
 from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from backend.jobs.api.operations import healthz, metrics, readyz
 from backend.jobs.api.views import GenerateView, JobCancelView, JobDetailView
 
 urlpatterns = [
-    re_path(r"^api/generate/?$", GenerateView.as_view(), name="generate"),
-    re_path(r"^api/jobs/(?P<job_id>[^/]+)/?$", JobDetailView.as_view(), name="job-detail"),
-    re_path(r"^api/jobs/(?P<job_id>[^/]+)/cancel/?$", JobCancelView.as_view(), name="job-cancel"),
+    path("api/generate", GenerateView.as_view(), name="generate"),
+    path("api/jobs/<str:job_id>", JobDetailView.as_view(), name="job-detail"),
+    path("api/jobs/<str:job_id>/cancel", JobCancelView.as_view(), name="job-cancel"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]
 

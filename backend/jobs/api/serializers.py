@@ -3,6 +3,8 @@
 import json
 from collections.abc import Mapping
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from gan_core.sampling import MAX_SEED
@@ -84,24 +86,32 @@ class JobImageSerializer(serializers.Serializer):
     seed = serializers.IntegerField()
     url = serializers.SerializerMethodField()
 
+    @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, image):
         request = self.context.get("request")
         url = image.file.url
         return request.build_absolute_uri(url) if request else url
 
 
+class JobParametersSerializer(serializers.Serializer):
+    digit = serializers.IntegerField(allow_null=True, help_text="Requested digit; null when left to the seed.")
+    count = serializers.IntegerField()
+    seed = serializers.IntegerField(help_text="Seed of the first image, drawn at random if the request had none.")
+
+
 class JobSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=["queued", "running", "succeeded", "failed", "canceled"])
     url = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
     parameters = serializers.SerializerMethodField()
-    model_version = serializers.CharField()
-    error = serializers.CharField()
+    model_version = serializers.CharField(allow_blank=True)
+    error = serializers.CharField(allow_blank=True)
     images = JobImageSerializer(many=True)
 
+    @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, job):
         from django.urls import reverse
 
@@ -109,13 +119,30 @@ class JobSerializer(serializers.Serializer):
         path = reverse("job-detail", kwargs={"job_id": job.id})
         return request.build_absolute_uri(path) if request else path
 
+    @extend_schema_field(JobParametersSerializer)
     def get_parameters(self, job):
         return {"digit": job.digit, "count": job.count, "seed": job.seed}
 
 
 class JobCreatedSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=["queued"])
     url = serializers.SerializerMethodField(method_name="get_url")
 
     get_url = JobSerializer.get_url
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    status = serializers.IntegerField(help_text="The HTTP status code, repeated.")
+    code = serializers.CharField(help_text="Machine-readable error kind, e.g. invalid, parse_error, not_found, queue_full.")
+    message = serializers.CharField(help_text="What is wrong and what to do; names the first invalid field.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False,
+        help_text="Validation errors only: each invalid field (or 'body') with its messages.",
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error shape of the API."""
+
+    error = ErrorDetailSerializer()

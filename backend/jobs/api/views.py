@@ -1,5 +1,6 @@
 """REST endpoints: thin edges that validate, call one service or selector, and serialize the result."""
 
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,7 +10,14 @@ from ..services import (
     InvalidParameterError, ModelUnavailableError, QueueFullError, QueueUnavailableError, job_cancel, job_create,
 )
 from .errors import ServiceUnavailable
-from .serializers import GenerateRequestSerializer, JobCreatedSerializer, JobSerializer
+from .serializers import ErrorSerializer, GenerateRequestSerializer, JobCreatedSerializer, JobSerializer
+
+
+def error(description):
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+NOT_FOUND = error("No job has this id, or the id is not a UUID.")
 
 
 def json_body(request):
@@ -30,6 +38,17 @@ def json_body(request):
 class GenerateView(APIView):
     """``POST /api/generate``: queue a generation job and return 202 with its URL."""
 
+    @extend_schema(
+        operation_id="generate",
+        request=GenerateRequestSerializer,
+        responses={
+            202: OpenApiResponse(JobCreatedSerializer, description="Queued; poll the job's url (also in Location)."),
+            400: error("A field is out of range or of the wrong type, a field is unknown, or the body is not a "
+                       "JSON object. `fields` names each invalid field."),
+            415: error("The Content-Type is not application/json."),
+            503: error("The queue is full or unreachable (with Retry-After), or no model is available."),
+        },
+    )
     def post(self, request):
         serializer = GenerateRequestSerializer(data=json_body(request))
         serializer.is_valid(raise_exception=True)
@@ -50,6 +69,7 @@ class GenerateView(APIView):
 class JobDetailView(APIView):
     """``GET /api/jobs/<id>``: a job's status, parameters, model version and image URLs."""
 
+    @extend_schema(operation_id="get_job", responses={200: JobSerializer, 404: NOT_FOUND})
     def get(self, request, job_id):
         try:
             job = job_get(job_id=job_id)
@@ -61,6 +81,7 @@ class JobDetailView(APIView):
 class JobCancelView(APIView):
     """``POST /api/jobs/<id>/cancel``: cancel a queued or running job; a finished job is returned unchanged."""
 
+    @extend_schema(operation_id="cancel_job", request=None, responses={200: JobSerializer, 404: NOT_FOUND})
     def post(self, request, job_id):
         try:
             job = job_get(job_id=job_id)
