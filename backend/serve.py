@@ -11,7 +11,9 @@ import sys
 
 def web_command(args):
     return [sys.executable, "-m", "gunicorn", "backend.wsgi:application", "--bind", f"{args.host}:{args.port}",
-            "--workers", str(args.processes), "--access-logfile", "-", "--graceful-timeout", "10"]
+            "--workers", str(args.processes), "--access-logfile", "-", "--graceful-timeout", "10",
+            # Threads, so a request waiting on a job (Prefer: wait) does not hold a whole process.
+            "--worker-class", "gthread", "--threads", str(args.threads)]
 
 
 def worker_command(args):
@@ -33,6 +35,7 @@ def build_parser():
     web.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     web.add_argument("--port", type=int, default=8000)
     web.add_argument("--processes", type=int, default=2, help="gunicorn worker processes (default 2)")
+    web.add_argument("--threads", type=int, default=8, help="request threads per process (default 8)")
     web.set_defaults(command=web_command)
 
     worker = commands.add_parser("worker", help="a Celery worker")

@@ -5,10 +5,11 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from backend.jobs.api.operations import healthz, metrics, readyz
-from backend.jobs.api.views import GenerateView, JobCancelView, JobDetailView
+from backend.jobs.api.views import GenerateView, JobCancelView, JobDetailView, JobListView
 
 urlpatterns = [
     path("api/generate", GenerateView.as_view(), name="generate"),
+    path("api/jobs", JobListView.as_view(), name="job-list"),
     path("api/jobs/<str:job_id>", JobDetailView.as_view(), name="job-detail"),
     path("api/jobs/<str:job_id>/cancel", JobCancelView.as_view(), name="job-cancel"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -49,6 +49,17 @@ def celery_app_on_test_redis(redis_server):
     yield app
 
 
+@pytest.fixture
+def broker_without_workers(celery_app_on_test_redis):
+    """Point the Celery app at a Redis of its own that no worker listens on."""
+    previous = celery_app_on_test_redis.conf.broker_url
+    server = EmbeddedRedis().start()
+    point_app_at_broker(celery_app_on_test_redis, server.url)
+    yield
+    point_app_at_broker(celery_app_on_test_redis, previous)
+    server.stop()
+
+
 @pytest.fixture(autouse=True)
 def test_redis(settings, redis_server, celery_app_on_test_redis):
     """Point the app's own Redis reads (queue depth, image streams) at the session's server."""

@@ -5,10 +5,14 @@ stops. The gateway reads them in order with a blocking XREAD. Streams expire an 
 after their last write, so abandoned ones do not accumulate.
 """
 
+import logging
 import threading
+import time
 
 import redis
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 STREAM_TTL_SECONDS = 3600
 _clients = {}
@@ -59,3 +63,37 @@ def read_events(job_id, after, block_ms, count=256):
             decoded = {name.decode(): value if name == b"png" else value.decode() for name, value in fields.items()}
             events.append((entry_id.decode(), decoded))
     return events
+
+
+def finished_channel(job_id):
+    return f"gan:job:{job_id}:finished"
+
+
+def publish_job_finished(job_id, status):
+    """Wake every request waiting on this job (``Prefer: wait``); best effort, because waiters also re-read the row."""
+    try:
+        redis_client().publish(finished_channel(job_id), status)
+    except redis.RedisError as error:
+        logger.warning("job %s: could not publish its end (%s); waiting requests fall back to their timeout",
+                       job_id, error)
+
+
+def wait_for_finished(job_id, is_finished, timeout):
+    """Block until ``is_finished()`` is true or ``timeout`` seconds pass; return its last value.
+
+    Subscribes before the first check, so a job that ends between the check and the
+    wait still wakes the caller. No database polling happens while waiting.
+    """
+    deadline = time.monotonic() + timeout
+    pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
+    try:
+        pubsub.subscribe(finished_channel(job_id))
+        while True:
+            if is_finished():
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            pubsub.get_message(timeout=remaining)
+    finally:
+        pubsub.close()

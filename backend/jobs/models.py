@@ -69,3 +69,20 @@ class JobImage(models.Model):
 
     def __str__(self):
         return f"image {self.index} of job {self.job_id}"
+
+
+class IdempotencyKey(models.Model):
+    """A client's ``Idempotency-Key`` and the job its first request created.
+
+    A retried request with the same key and body gets that job back; the same key with
+    another body is a conflict. The row goes when its job is deleted.
+    """
+
+    key = models.CharField(max_length=255, unique=True)
+    # SHA-256 of the request's validated parameters, to tell a retry from a different request.
+    request_hash = models.CharField(max_length=64)
+    job = models.OneToOneField(Job, on_delete=models.CASCADE, related_name="idempotency_key")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.key

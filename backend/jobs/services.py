@@ -15,7 +15,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from gan_core.sampling import MAX_SEED
 
-from .models import Job, JobImage, JobStatus
+from .models import TERMINAL_STATUSES, Job, JobImage, JobStatus
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,10 @@ class InvalidParameterError(ValueError):
     def __init__(self, field, message):
         self.field = field
         super().__init__(message)
+
+
+class IdempotencyConflictError(Exception):
+    """An ``Idempotency-Key`` was reused with different request parameters."""
 
 
 class QueueUnavailableError(Exception):
@@ -114,6 +118,38 @@ def job_create(*, digit: int | None, count: int = 1, seed: int | None = None, st
     return job
 
 
+def job_create_idempotent(*, key: str, digit, count, seed) -> tuple[Job, bool]:
+    """Create a job once per ``key``; return ``(job, created)``.
+
+    A repeat with the same key and parameters returns the first job (``created`` False).
+    Raises :class:`IdempotencyConflictError` when the parameters differ.
+    """
+    import hashlib
+    import json
+
+    from django.db import IntegrityError
+
+    from .models import IdempotencyKey
+
+    request_hash = hashlib.sha256(json.dumps({"digit": digit, "count": count, "seed": seed}, sort_keys=True).encode()).hexdigest()
+    existing = IdempotencyKey.objects.select_related("job").filter(key=key).first()
+    if existing is None:
+        job = job_create(digit=digit, count=count, seed=seed)
+        try:
+            IdempotencyKey.objects.create(key=key, request_hash=request_hash, job=job)
+            return job, True
+        except IntegrityError:
+            # A concurrent request with the same key won the race; this job is a duplicate.
+            job_cancel(job_id=job.id)
+            existing = IdempotencyKey.objects.select_related("job").get(key=key)
+    if existing.request_hash != request_hash:
+        raise IdempotencyConflictError(
+            f"Idempotency-Key {key!r} was already used for a request with other parameters (job {existing.job_id}); "
+            "use a new key for a new request"
+        )
+    return existing.job, False
+
+
 def _enqueue_generation(job_id):
     from worker.tasks import generate_job  # imported late: the web process never needs torch for this
 
@@ -121,8 +157,15 @@ def _enqueue_generation(job_id):
 
 
 def _transition(job_id, *, from_statuses, to_status, **fields) -> bool:
-    """Move a job to ``to_status`` only if it is in one of ``from_statuses``; return whether it moved."""
+    """Move a job to ``to_status`` only if it is in one of ``from_statuses``; return whether it moved.
+
+    Reaching a terminal status wakes the requests waiting on the job.
+    """
+    from . import events
+
     updated = Job.objects.filter(id=job_id, status__in=list(from_statuses)).update(status=to_status, **fields)
+    if updated and to_status in TERMINAL_STATUSES:
+        events.publish_job_finished(job_id, to_status)
     return updated == 1
 
 

@@ -4,25 +4,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from backend.jobs.models import Job
-from backend.processes import EmbeddedRedis, free_port
-from tests.conftest import point_app_at_broker
+from backend.processes import free_port
 
 pytestmark = pytest.mark.django_db
 
 
 def test_healthz_is_ok(client):
     assert client.get("/healthz").json() == {"status": "ok"}
-
-
-@pytest.fixture
-def broker_without_workers(celery_app_on_test_redis):
-    """Point the Celery app at a Redis of its own that no worker listens on."""
-    previous = celery_app_on_test_redis.conf.broker_url
-    server = EmbeddedRedis().start()
-    point_app_at_broker(celery_app_on_test_redis, server.url)
-    yield
-    point_app_at_broker(celery_app_on_test_redis, previous)
-    server.stop()
 
 
 def test_readyz_without_worker_is_503(client, broker_without_workers):

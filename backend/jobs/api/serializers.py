@@ -124,14 +124,6 @@ class JobSerializer(serializers.Serializer):
         return {"digit": job.digit, "count": job.count, "seed": job.seed}
 
 
-class JobCreatedSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=["queued"])
-    url = serializers.SerializerMethodField(method_name="get_url")
-
-    get_url = JobSerializer.get_url
-
-
 class ErrorDetailSerializer(serializers.Serializer):
     status = serializers.IntegerField(help_text="The HTTP status code, repeated.")
     code = serializers.CharField(help_text="Machine-readable error kind, e.g. invalid, parse_error, not_found, queue_full.")
@@ -146,3 +138,24 @@ class ErrorSerializer(serializers.Serializer):
     """The one error shape of the API."""
 
     error = ErrorDetailSerializer()
+
+
+class JobListQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["queued", "running", "succeeded", "failed", "canceled"], required=False,
+                                     help_text="Only jobs with this status.")
+    kind = serializers.ChoiceField(choices=["images"], required=False, help_text="Only jobs of this kind.")
+    created_after = serializers.DateTimeField(required=False, help_text="ISO 8601; jobs created at or after it.")
+    created_before = serializers.DateTimeField(required=False, help_text="ISO 8601; jobs created before it.")
+    cursor = serializers.CharField(required=False, help_text="Opaque cursor from a previous page's next/previous.")
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=200, help_text="1-200, default 50.")
+
+    def validate(self, attrs):
+        attrs.pop("cursor", None)
+        attrs.pop("page_size", None)
+        return attrs
+
+
+class JobPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text="URL of the next (older) page; null on the last page.")
+    previous = serializers.URLField(allow_null=True, help_text="URL of the previous (newer) page; null on the first.")
+    results = JobSerializer(many=True)

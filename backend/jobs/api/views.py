@@ -1,23 +1,55 @@
 """REST endpoints: thin edges that validate, call one service or selector, and serialize the result."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+import re
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
+from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..selectors import JobNotFoundError, job_get
+from ..selectors import JobNotFoundError, job_get, job_list, job_wait
 from ..services import (
-    InvalidParameterError, ModelUnavailableError, QueueFullError, QueueUnavailableError, job_cancel, job_create,
+    IdempotencyConflictError, InvalidParameterError, ModelUnavailableError, QueueFullError, QueueUnavailableError,
+    job_cancel, job_create, job_create_idempotent,
 )
-from .errors import ServiceUnavailable
-from .serializers import ErrorSerializer, GenerateRequestSerializer, JobCreatedSerializer, JobSerializer
+from .errors import Conflict, ServiceUnavailable
+from .serializers import (
+    ErrorSerializer, GenerateRequestSerializer, JobListQuerySerializer, JobPageSerializer, JobSerializer,
+)
 
 
-def error(description):
+# Longest wait a client may ask for with ``Prefer: wait=N``, in seconds.
+MAX_WAIT_SECONDS = 60
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def error_response(description):
     return OpenApiResponse(ErrorSerializer, description=description)
 
 
-NOT_FOUND = error("No job has this id, or the id is not a UUID.")
+def requested_wait(request):
+    """Return the seconds asked for by ``Prefer: wait=N`` (capped at 60), or None.
+
+    Preferences the server cannot honour are ignored, as RFC 7240 asks.
+    """
+    for preference in request.headers.get("Prefer", "").split(","):
+        name, _, value = preference.strip().partition("=")
+        if name.strip().lower() == "wait" and value.strip().isdigit():
+            return min(int(value), MAX_WAIT_SECONDS)
+    return None
+
+
+def idempotency_key(request):
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY_PATTERN.match(key):
+        raise exceptions.ValidationError(
+            {"Idempotency-Key": ["the Idempotency-Key header must be 1-255 printable ASCII characters without spaces"]}
+        )
+    return key
+
+
+NOT_FOUND = error_response("No job has this id, or the id is not a UUID.")
 
 
 def json_body(request):
@@ -42,18 +74,37 @@ class GenerateView(APIView):
         operation_id="generate",
         request=GenerateRequestSerializer,
         responses={
-            202: OpenApiResponse(JobCreatedSerializer, description="Queued; poll the job's url (also in Location)."),
-            400: error("A field is out of range or of the wrong type, a field is unknown, or the body is not a "
+            202: OpenApiResponse(JobSerializer, description="Accepted and not finished yet; poll its url (also in "
+                                                            "Location). A retry with the same Idempotency-Key "
+                                                            "returns the first job as it is now."),
+            400: error_response("A field is out of range or of the wrong type, a field is unknown, or the body is not a "
                        "JSON object. `fields` names each invalid field."),
-            415: error("The Content-Type is not application/json."),
-            503: error("The queue is full or unreachable (with Retry-After), or no model is available."),
+            415: error_response("The Content-Type is not application/json."),
+            409: error_response("The Idempotency-Key was used before with other parameters."),
+            503: error_response("The queue is full or unreachable (with Retry-After), or no model is available."),
+            200: OpenApiResponse(JobSerializer, description="With `Prefer: wait=N`: the job finished within N s."),
         },
+        parameters=[
+            OpenApiParameter("Prefer", str, OpenApiParameter.HEADER, required=False,
+                             description="`wait=N` (N up to 60): hold the response until the job ends or N seconds "
+                                         "pass. Returns the job in full, 200 when finished, else 202."),
+            OpenApiParameter("Idempotency-Key", {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+                             OpenApiParameter.HEADER, required=False,
+                             description="Any 1-255 printable ASCII characters. A retry with the same key and body "
+                                         "returns the first job instead of creating another."),
+        ],
     )
     def post(self, request):
+        key = idempotency_key(request)
         serializer = GenerateRequestSerializer(data=json_body(request))
         serializer.is_valid(raise_exception=True)
         try:
-            job = job_create(**serializer.validated_data)
+            if key is None:
+                job = job_create(**serializer.validated_data)
+            else:
+                job, _ = job_create_idempotent(key=key, **serializer.validated_data)
+        except IdempotencyConflictError as error:
+            raise Conflict(str(error)) from error
         except InvalidParameterError as error:
             raise exceptions.ValidationError({error.field: [str(error)]}) from error
         except QueueFullError as error:
@@ -62,8 +113,15 @@ class GenerateView(APIView):
             raise ServiceUnavailable(str(error), code="model_unavailable") from error
         except QueueUnavailableError as error:
             raise ServiceUnavailable(f"{error}; retry later", code="queue_unavailable", retry_after=5) from error
-        body = JobCreatedSerializer(job, context={"request": request}).data
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+        wait = requested_wait(request)
+        headers = {}
+        finished = False
+        if wait is not None:
+            finished = job_wait(job_id=job.id, timeout=wait)
+            headers["Preference-Applied"] = f"wait={wait}"
+        body = JobSerializer(job_get(job_id=job.id), context={"request": request}).data
+        headers["Location"] = body["url"]
+        return Response(body, status=status.HTTP_200_OK if finished else status.HTTP_202_ACCEPTED, headers=headers)
 
 
 class JobDetailView(APIView):
@@ -90,3 +148,32 @@ class JobCancelView(APIView):
         job_cancel(job_id=job.id)
         job = job_get(job_id=job.id)
         return Response(JobSerializer(job, context={"request": request}).data)
+
+
+class JobPagination(CursorPagination):
+    ordering = "-created_at"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound as error:
+            # DRF answers a bad cursor with 404; it is a bad query parameter, so 400 names it.
+            raise exceptions.ValidationError(
+                {"cursor": ["invalid cursor; use the next or previous URL of a page as it is"]}) from error
+
+
+class JobListView(APIView):
+    """``GET /api/jobs``: jobs, newest first, filtered by status and creation time, with cursor pagination."""
+
+    @extend_schema(operation_id="list_jobs", parameters=[JobListQuerySerializer],
+                   responses={200: JobPageSerializer, 400: error_response("A filter value is invalid.")})
+    def get(self, request):
+        # A plain dict, so an empty value ("status=") is an error instead of being skipped as a form field.
+        query = JobListQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        paginator = JobPagination()
+        page = paginator.paginate_queryset(job_list(**query.validated_data), request, view=self)
+        return paginator.get_paginated_response(JobSerializer(page, many=True, context={"request": request}).data)
