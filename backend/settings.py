@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "backend.jobs",
@@ -91,10 +92,13 @@ SERVE_MEDIA = env.bool("DJANGO_SERVE_MEDIA", default=True)
 REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["backend.jobs.api.access.GenerationAccess"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "backend.jobs.api.access.AnonymousClientThrottle",
+        "backend.jobs.api.access.TokenClientThrottle",
+    ],
     "EXCEPTION_HANDLER": "backend.jobs.api.errors.exception_handler",
-    "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
@@ -115,11 +119,21 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "backend.jobs.api.schema.forbid_unknown_request_fields",
+        "backend.jobs.api.schema.mark_token_optional",
     ],
 }
 
 # Celery reads every CELERY_* setting below (see worker/celery.py).
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+# The cache holds the API's throttling counters, so it is shared by every web process.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "gan-cache",
+    }
+}
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -163,6 +177,13 @@ GAN = {
     "MAX_ATTEMPTS": env.int("GAN_MAX_ATTEMPTS", default=3),
     # New jobs are rejected (503 over REST, RESOURCE_EXHAUSTED over gRPC) while this many wait.
     "MAX_QUEUE_DEPTH": env.int("GAN_MAX_QUEUE_DEPTH", default=1000),
+    # Require an API token (DRF token authentication) for every API call; off in the local setup.
+    "REQUIRE_TOKEN": env.bool("GAN_REQUIRE_TOKEN", default=False),
+    # Requests per client (DRF rate syntax, e.g. "120/min"); "anon" counts by IP address, "user" by token.
+    "THROTTLE_RATES": {
+        "anon": env.str("GAN_THROTTLE_ANON", default="600/min"),
+        "user": env.str("GAN_THROTTLE_USER", default="1200/min"),
+    },
     # Prefix for absolute media URLs built outside an HTTP request (the gRPC gateway).
     "PUBLIC_BASE_URL": env.str("GAN_PUBLIC_BASE_URL", default="http://127.0.0.1:8000"),
 }

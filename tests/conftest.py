@@ -64,6 +64,7 @@ def broker_without_workers(celery_app_on_test_redis):
 def test_redis(settings, redis_server, celery_app_on_test_redis):
     """Point the app's own Redis reads (queue depth, image streams) at the session's server."""
     settings.REDIS_URL = redis_server.url
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": redis_server.url}}
     return redis_server
 
 

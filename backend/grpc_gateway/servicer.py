@@ -25,6 +25,10 @@ logger = logging.getLogger(__name__)
 # that its call is still active. It bounds how long a handler outlives a canceled call.
 STREAM_POLL_SECONDS = 0.2
 
+class TokenRequiredError(Exception):
+    """The call carried no valid API token while ``GAN["REQUIRE_TOKEN"]`` is on."""
+
+
 STATUS_CODES = [
     (services.InvalidParameterError, grpc.StatusCode.INVALID_ARGUMENT),
     (JobNotFoundError, grpc.StatusCode.NOT_FOUND),
@@ -32,6 +36,7 @@ STATUS_CODES = [
     (services.QueueUnavailableError, grpc.StatusCode.UNAVAILABLE),
     (services.QueueFullError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (redis.RedisError, grpc.StatusCode.UNAVAILABLE),
+    (TokenRequiredError, grpc.StatusCode.UNAUTHENTICATED),
 ]
 DOMAIN_ERRORS = tuple(error for error, _ in STATUS_CODES)
 
@@ -48,8 +53,20 @@ def status_code_for(error):
     return next(code for kind, code in STATUS_CODES if isinstance(error, kind))
 
 
+def check_token(context):
+    """Accept the call's ``authorization: Token <key>`` metadata, when tokens are required."""
+    if not settings.GAN["REQUIRE_TOKEN"]:
+        return
+    from rest_framework.authtoken.models import Token
+
+    metadata = dict(context.invocation_metadata())
+    scheme, _, key = metadata.get("authorization", "").partition(" ")
+    if scheme != "Token" or not Token.objects.filter(key=key.strip(), user__is_active=True).exists():
+        raise TokenRequiredError("a valid API token is required: send the metadata 'authorization: Token <key>'")
+
+
 def handle_errors(method):
-    """Map domain errors to status codes and give each call fresh database connections.
+    """Check the token, map domain errors to status codes, and give each call fresh database connections.
 
     Works for unary handlers and for streaming handlers (generator functions).
     """
@@ -58,6 +75,7 @@ def handle_errors(method):
         def streaming(self, request, context):
             close_old_connections()
             try:
+                check_token(context)
                 yield from method(self, request, context)
             except DOMAIN_ERRORS as error:
                 context.abort(status_code_for(error), str(error))
@@ -69,6 +87,7 @@ def handle_errors(method):
     def unary(self, request, context):
         close_old_connections()
         try:
+            check_token(context)
             return method(self, request, context)
         except DOMAIN_ERRORS as error:
             context.abort(status_code_for(error), str(error))

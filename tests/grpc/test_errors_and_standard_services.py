@@ -128,3 +128,18 @@ def test_generated_code_is_current(tmp_path):
         assert committed.read_bytes() == (tmp_path / relative).read_bytes(), (
             f"{relative} is stale; run protos/generate.sh and commit the result"
         )
+
+
+def test_token_required_over_grpc(stub, settings):
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+
+    settings.GAN = {**settings.GAN, "REQUIRE_TOKEN": True}
+    error = call_error(stub.GetJob, pb.GetJobRequest(job_id=str(uuid.uuid4())))
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "authorization: Token" in error.details()
+
+    token = Token.objects.create(user=User.objects.create_user("bob"))
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.GetJob(pb.GetJobRequest(job_id=str(uuid.uuid4())), metadata=[("authorization", f"Token {token.key}")])
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND  # authenticated, so the lookup ran

@@ -58,6 +58,10 @@ def exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         fields = _plain(exc.detail) if isinstance(exc.detail, dict) else {"body": _plain(exc.detail)}
         response.data = error_body(response.status_code, "invalid", _first_message(exc.detail), fields)
+    elif isinstance(exc, exceptions.NotAuthenticated):
+        from .access import GenerationAccess
+
+        response.data = error_body(response.status_code, "not_authenticated", GenerationAccess.message)
     elif isinstance(exc, exceptions.ParseError):
         response.data = error_body(response.status_code, "parse_error",
                                    f"the request body is not valid JSON ({exc.detail}); send a JSON object")
