@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 from .processes import (
-    REPO_ROOT, EmbeddedRedis, free_port, start_gateway, start_web, start_worker, stop_process, wait_for_port,
+    REPO_ROOT, EmbeddedRedis, free_port, start_beat, start_gateway, start_web, start_worker, stop_process,
+    wait_for_port,
 )
 
 logger = logging.getLogger("launcher")
@@ -125,6 +126,8 @@ def main(argv=None):
         # Training runs started in the admin go to their own queue, so they never delay generation.
         train_worker = start_worker(env, queues="train", processes=1, log_file=log_dir / "train-worker.log")
         children.append(lambda: stop_process(train_worker))
+        beat = start_beat(env, log_file=log_dir / "beat.log")
+        children.append(lambda: stop_process(beat))
         web = start_web(env, port=port, log_file=log_dir / "web.log")
         children.append(lambda: stop_process(web))
         gateway = start_gateway(env, port=grpc_port, log_file=log_dir / "gateway.log")
@@ -144,7 +147,7 @@ def main(argv=None):
             return 0
         print(f"\nServing REST at {base_url} (admin at {base_url}/admin/, after manage.py createsuperuser) "
               f"and gRPC at 127.0.0.1:{grpc_port}. Press Ctrl-C to stop.", flush=True)
-        while all(process.poll() is None for process in (worker, train_worker, web, gateway)):
+        while all(process.poll() is None for process in (worker, train_worker, beat, web, gateway)):
             time.sleep(0.5)
         logger.error("a child process exited; see %s", log_dir)
         return 1

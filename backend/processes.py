@@ -110,3 +110,7 @@ def start_web(env, *, port, processes=2, log_file=None):
 
 def start_gateway(env, *, port, log_file=None):
     return start_process(["gateway", "--port", str(port)], env, log_file)
+
+
+def start_beat(env, *, log_file=None):
+    return start_process(["beat"], env, log_file)

@@ -1,4 +1,4 @@
-"""Entry points for each long-running process: ``python -m backend.serve web|worker|gateway``.
+"""Entry points for each long-running process: ``python -m backend.serve web|worker|gateway|beat``.
 
 The launcher (``./run``) and docker-compose both start processes through here, so
 a process runs with the same options in either place.
@@ -27,6 +27,11 @@ def gateway_command(args):
             "--max-workers", str(args.threads)]
 
 
+def beat_command(args):
+    schedule = os.path.join(os.environ.get("GAN_VAR_DIR", "var"), "celerybeat-schedule")
+    return [sys.executable, "-m", "celery", "-A", "worker", "beat", "--loglevel", "INFO", "--schedule", schedule]
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m backend.serve", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="process", required=True)
@@ -49,6 +54,9 @@ def build_parser():
     gateway.add_argument("--port", type=int, default=50051)
     gateway.add_argument("--threads", type=int, default=8, help="handler threads; each open stream occupies one")
     gateway.set_defaults(command=gateway_command)
+
+    beat = commands.add_parser("beat", help="Celery beat, which runs the periodic retention sweep")
+    beat.set_defaults(command=beat_command)
     return parser
 
 

@@ -145,7 +145,15 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "generate"
-CELERY_TASK_ROUTES = {"gan.generate": {"queue": "generate"}, "gan.train": {"queue": "train"}}
+CELERY_TASK_ROUTES = {
+    "gan.generate": {"queue": "generate"},
+    "gan.purge_expired": {"queue": "generate"},
+    "gan.train": {"queue": "train"},
+}
+# Celery beat (python -m backend.serve beat) runs the retention sweep.
+CELERY_BEAT_SCHEDULE = {
+    "purge-expired-jobs": {"task": "gan.purge_expired", "schedule": env.float("GAN_PURGE_INTERVAL_SECONDS", default=600)},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing to a Redis that is down fails within about a second instead of hanging the request.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
@@ -177,6 +185,10 @@ GAN = {
     "MAX_ATTEMPTS": env.int("GAN_MAX_ATTEMPTS", default=3),
     # New jobs are rejected (503 over REST, RESOURCE_EXHAUSTED over gRPC) while this many wait.
     "MAX_QUEUE_DEPTH": env.int("GAN_MAX_QUEUE_DEPTH", default=1000),
+    # Hours a job and its images are kept; afterwards the job answers 410 Gone.
+    "RETENTION_HOURS": env.float("GAN_RETENTION_HOURS", default=24),
+    # Days an expired job's row stays (so it can answer 410) before it is deleted too.
+    "TOMBSTONE_DAYS": env.float("GAN_TOMBSTONE_DAYS", default=7),
     # Require an API token (DRF token authentication) for every API call; off in the local setup.
     "REQUIRE_TOKEN": env.bool("GAN_REQUIRE_TOKEN", default=False),
     # Requests per client (DRF rate syntax, e.g. "120/min"); "anon" counts by IP address, "user" by token.

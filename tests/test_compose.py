@@ -21,7 +21,7 @@ def serve_arguments(command):
 
 
 def test_compose_has_web_workers_and_gateway():
-    assert set(service_commands()) == {"web", "worker", "train-worker", "gateway"}
+    assert set(service_commands()) == {"web", "worker", "train-worker", "gateway", "beat"}
 
 
 def test_compose_commands_parse_as_serve_entry_points():
@@ -29,7 +29,8 @@ def test_compose_commands_parse_as_serve_entry_points():
     for name, command in service_commands().items():
         args = build_parser().parse_args(serve_arguments(command))
         processes[name] = args.process
-    assert processes == {"web": "web", "worker": "worker", "train-worker": "worker", "gateway": "gateway"}
+    assert processes == {"web": "web", "worker": "worker", "train-worker": "worker", "gateway": "gateway",
+                         "beat": "beat"}
 
 
 def test_compose_workers_consume_separate_queues():

@@ -71,3 +71,11 @@ def train_run(self, run_id):
         countdown = settings.TRAINING["HEARTBEAT_STALE_SECONDS"]
         logger.warning("training run %s: %s; retrying in %d s", run_id, error, countdown)
         raise self.retry(countdown=countdown) from error
+
+
+@app.task(name="gan.purge_expired", ignore_result=True)
+def purge_expired():
+    """Delete expired jobs' images and long-expired jobs; Celery beat runs it periodically."""
+    from backend.jobs.services import jobs_purge_expired
+
+    return jobs_purge_expired()

@@ -15,7 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from backend.jobs import events, services
 from backend.jobs.models import JobStatus
-from backend.jobs.selectors import JobNotFoundError, job_get
+from backend.jobs.selectors import JobExpiredError, JobNotFoundError, job_get
 from protos.gan.v1 import generation_pb2 as pb
 from protos.gan.v1 import generation_pb2_grpc
 
@@ -32,6 +32,7 @@ class TokenRequiredError(Exception):
 STATUS_CODES = [
     (services.InvalidParameterError, grpc.StatusCode.INVALID_ARGUMENT),
     (JobNotFoundError, grpc.StatusCode.NOT_FOUND),
+    (JobExpiredError, grpc.StatusCode.NOT_FOUND),
     (services.ModelUnavailableError, grpc.StatusCode.FAILED_PRECONDITION),
     (services.QueueUnavailableError, grpc.StatusCode.UNAVAILABLE),
     (services.QueueFullError, grpc.StatusCode.RESOURCE_EXHAUSTED),

@@ -2,11 +2,17 @@
 
 import uuid
 
+from django.conf import settings
+
 from .models import Job
 
 
 class JobNotFoundError(Exception):
     pass
+
+
+class JobExpiredError(Exception):
+    """The job existed but passed its retention time; its images are deleted."""
 
 
 def job_get(*, job_id) -> Job:
@@ -16,14 +22,23 @@ def job_get(*, job_id) -> Job:
     except ValueError as error:
         raise JobNotFoundError(f"job {job_id!r} not found: not a valid job id") from error
     try:
-        return Job.objects.prefetch_related("images").get(id=job_uuid)
+        job = Job.objects.prefetch_related("images").get(id=job_uuid)
     except Job.DoesNotExist as error:
         raise JobNotFoundError(f"job {job_id} not found") from error
+    if job.is_expired:
+        raise JobExpiredError(
+            f"job {job_id} expired at {job.expires_at.isoformat()}; jobs and their images are kept "
+            f"for {settings.GAN['RETENTION_HOURS']:g} hours, so generate again with the same seed to get the same images"
+        )
+    return job
 
 
 def job_list(*, status=None, kind=None, created_after=None, created_before=None):
-    """Return a queryset of jobs, images prefetched, matching the given filters."""
-    jobs = Job.objects.prefetch_related("images")
+    """Return a queryset of unexpired jobs, images prefetched, matching the given filters."""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    jobs = Job.objects.prefetch_related("images").filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
     if status:
         jobs = jobs.filter(status=status)
     if created_after:

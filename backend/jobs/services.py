@@ -103,7 +103,10 @@ def job_create(*, digit: int | None, count: int = 1, seed: int | None = None, st
     check_can_enqueue()
     if seed is None:
         seed = secrets.randbelow(MAX_SEED + 1)
-    job = Job(digit=digit, count=count, seed=seed, stream=stream)
+    from datetime import timedelta
+
+    expires_at = timezone.now() + timedelta(hours=settings.GAN["RETENTION_HOURS"])
+    job = Job(digit=digit, count=count, seed=seed, stream=stream, expires_at=expires_at)
     job.full_clean()
     try:
         with transaction.atomic():
@@ -241,3 +244,25 @@ def job_fail(*, job_id, reason: str) -> bool:
 
 def job_set_model_version(*, job_id, model_version: str):
     Job.objects.filter(id=job_id).update(model_version=model_version)
+
+
+def jobs_purge_expired() -> dict:
+    """Delete the images (files and rows) of expired jobs, and the rows of long-expired ones.
+
+    An expired job's row stays for ``GAN["TOMBSTONE_DAYS"]`` so it can still answer 410;
+    after that it goes too, with its idempotency key. Returns counts for the log.
+    """
+    from datetime import timedelta
+
+    now = timezone.now()
+    images = JobImage.objects.filter(job__expires_at__lte=now)
+    files_deleted = 0
+    for image in images.iterator():
+        image.file.storage.delete(image.file.name)
+        files_deleted += 1
+    images_deleted, _ = images.delete()
+    tombstone_cutoff = now - timedelta(days=settings.GAN["TOMBSTONE_DAYS"])
+    jobs_deleted, _ = Job.objects.filter(expires_at__lte=tombstone_cutoff).delete()
+    logger.info("retention sweep: %d image files and %d rows deleted, %d old jobs removed",
+                files_deleted, images_deleted, jobs_deleted)
+    return {"files": files_deleted, "rows": images_deleted, "jobs": jobs_deleted}

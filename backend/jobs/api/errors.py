@@ -16,6 +16,12 @@ class Conflict(exceptions.APIException):
     default_detail = "the request conflicts with an earlier one"
 
 
+class Gone(exceptions.APIException):
+    status_code = status.HTTP_410_GONE
+    default_code = "expired"
+    default_detail = "the job expired and its images were deleted"
+
+
 class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "unavailable"

@@ -8,12 +8,12 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..selectors import JobNotFoundError, job_get, job_list, job_wait
+from ..selectors import JobExpiredError, JobNotFoundError, job_get, job_list, job_wait
 from ..services import (
     IdempotencyConflictError, InvalidParameterError, ModelUnavailableError, QueueFullError, QueueUnavailableError,
     job_cancel, job_create, job_create_idempotent,
 )
-from .errors import Conflict, ServiceUnavailable
+from .errors import Conflict, Gone, ServiceUnavailable
 from .serializers import (
     ErrorSerializer, GenerateRequestSerializer, JobListQuerySerializer, JobPageSerializer, JobSerializer,
 )
@@ -50,6 +50,7 @@ def idempotency_key(request):
 
 
 NOT_FOUND = error_response("No job has this id, or the id is not a UUID.")
+GONE = error_response("The job passed its retention time (GAN_RETENTION_HOURS); its images are deleted.")
 
 
 def json_body(request):
@@ -127,24 +128,28 @@ class GenerateView(APIView):
 class JobDetailView(APIView):
     """``GET /api/jobs/<id>``: a job's status, parameters, model version and image URLs."""
 
-    @extend_schema(operation_id="get_job", responses={200: JobSerializer, 404: NOT_FOUND})
+    @extend_schema(operation_id="get_job", responses={200: JobSerializer, 404: NOT_FOUND, 410: GONE})
     def get(self, request, job_id):
         try:
             job = job_get(job_id=job_id)
         except JobNotFoundError as error:
             raise exceptions.NotFound(str(error)) from error
+        except JobExpiredError as error:
+            raise Gone(str(error)) from error
         return Response(JobSerializer(job, context={"request": request}).data)
 
 
 class JobCancelView(APIView):
     """``POST /api/jobs/<id>/cancel``: cancel a queued or running job; a finished job is returned unchanged."""
 
-    @extend_schema(operation_id="cancel_job", request=None, responses={200: JobSerializer, 404: NOT_FOUND})
+    @extend_schema(operation_id="cancel_job", request=None, responses={200: JobSerializer, 404: NOT_FOUND, 410: GONE})
     def post(self, request, job_id):
         try:
             job = job_get(job_id=job_id)
         except JobNotFoundError as error:
             raise exceptions.NotFound(str(error)) from error
+        except JobExpiredError as error:
+            raise Gone(str(error)) from error
         job_cancel(job_id=job.id)
         job = job_get(job_id=job.id)
         return Response(JobSerializer(job, context={"request": request}).data)
