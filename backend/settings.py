@@ -148,6 +148,7 @@ CELERY_TASK_DEFAULT_QUEUE = "generate"
 CELERY_TASK_ROUTES = {
     "gan.generate": {"queue": "generate"},
     "gan.purge_expired": {"queue": "generate"},
+    "gan.deliver_webhook": {"queue": "generate"},
     "gan.train": {"queue": "train"},
 }
 # Celery beat (python -m backend.serve beat) runs the retention sweep.
@@ -189,6 +190,12 @@ GAN = {
     "RETENTION_HOURS": env.float("GAN_RETENTION_HOURS", default=24),
     # Days an expired job's row stays (so it can answer 410) before it is deleted too.
     "TOMBSTONE_DAYS": env.float("GAN_TOMBSTONE_DAYS", default=7),
+    # Key of the HMAC-SHA256 signature on webhook deliveries; receivers verify with the same key.
+    "WEBHOOK_SECRET": env.str("GAN_WEBHOOK_SECRET", default=f"webhook-{SECRET_KEY}"),
+    # Attempts per webhook delivery, and the first retry's delay in seconds (it doubles each time).
+    "WEBHOOK_MAX_ATTEMPTS": env.int("GAN_WEBHOOK_MAX_ATTEMPTS", default=6),
+    "WEBHOOK_RETRY_BASE_SECONDS": env.float("GAN_WEBHOOK_RETRY_BASE_SECONDS", default=5.0),
+    "WEBHOOK_TIMEOUT_SECONDS": env.float("GAN_WEBHOOK_TIMEOUT_SECONDS", default=5.0),
     # Require an API token (DRF token authentication) for every API call; off in the local setup.
     "REQUIRE_TOKEN": env.bool("GAN_REQUIRE_TOKEN", default=False),
     # Requests per client (DRF rate syntax, e.g. "120/min"); "anon" counts by IP address, "user" by token.

@@ -79,3 +79,22 @@ def purge_expired():
     from backend.jobs.services import jobs_purge_expired
 
     return jobs_purge_expired()
+
+
+@app.task(name="gan.deliver_webhook", bind=True, ignore_result=True, max_retries=None)
+def deliver_webhook(self, delivery_id):
+    """POST one webhook event; on failure retry after base * 2^attempt seconds, up to the configured attempts."""
+    from django.conf import settings
+
+    from backend.jobs.webhooks import DeliveryFailedError, webhook_attempt, webhook_give_up
+
+    try:
+        webhook_attempt(delivery_id=delivery_id)
+    except DeliveryFailedError as error:
+        attempt = self.request.retries + 1
+        if attempt >= settings.GAN["WEBHOOK_MAX_ATTEMPTS"]:
+            webhook_give_up(delivery_id=delivery_id, reason=f"{error} (gave up after {attempt} attempts)")
+            return
+        countdown = settings.GAN["WEBHOOK_RETRY_BASE_SECONDS"] * 2 ** (attempt - 1)
+        logger.warning("webhook %s: %s; retry %d in %.1f s", delivery_id, error, attempt, countdown)
+        raise self.retry(countdown=countdown) from error

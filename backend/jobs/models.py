@@ -37,6 +37,9 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Optional URL that receives the job at the events in ``webhook_events`` (start, completed).
+    webhook_url = models.URLField(max_length=2000, blank=True)
+    webhook_events = models.JSONField(default=list, blank=True)
     # After this the job answers 410 and a periodic task deletes its images; set at creation
     # from GAN["RETENTION_HOURS"].
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -95,3 +98,34 @@ class IdempotencyKey(models.Model):
 
     def __str__(self):
         return self.key
+
+
+class WebhookEvent(models.TextChoices):
+    START = "start"  # a worker started the job
+    COMPLETED = "completed"  # the job succeeded, failed or was canceled
+
+
+class WebhookDelivery(models.Model):
+    """One event to POST to a job's webhook URL. Its id stays the same across retries."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    event = models.CharField(max_length=16, choices=WebhookEvent.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.UniqueConstraint(fields=["job", "event"], name="one_delivery_per_job_event")]
+
+    def __str__(self):
+        return f"{self.event} of job {self.job_id} ({self.status})"

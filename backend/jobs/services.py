@@ -15,7 +15,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from gan_core.sampling import MAX_SEED
 
-from .models import TERMINAL_STATUSES, Job, JobImage, JobStatus
+from .models import TERMINAL_STATUSES, Job, JobImage, JobStatus, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,8 @@ def check_can_enqueue():
         raise QueueFullError(f"the generate queue is full ({depth} jobs waiting, limit {limit}); retry later")
 
 
-def job_create(*, digit: int | None, count: int = 1, seed: int | None = None, stream: bool = False) -> Job:
+def job_create(*, digit: int | None, count: int = 1, seed: int | None = None, stream: bool = False,
+               webhook: str | None = None, webhook_events: list[str] | None = None) -> Job:
     """Create a queued job and enqueue it on the generate queue once the row is committed.
 
     Raises :class:`ModelUnavailableError` or :class:`QueueFullError` before creating
@@ -106,7 +107,8 @@ def job_create(*, digit: int | None, count: int = 1, seed: int | None = None, st
     from datetime import timedelta
 
     expires_at = timezone.now() + timedelta(hours=settings.GAN["RETENTION_HOURS"])
-    job = Job(digit=digit, count=count, seed=seed, stream=stream, expires_at=expires_at)
+    job = Job(digit=digit, count=count, seed=seed, stream=stream, expires_at=expires_at, webhook_url=webhook or "",
+              webhook_events=sorted(webhook_events or []) if webhook else [])
     job.full_clean()
     try:
         with transaction.atomic():
@@ -121,7 +123,7 @@ def job_create(*, digit: int | None, count: int = 1, seed: int | None = None, st
     return job
 
 
-def job_create_idempotent(*, key: str, digit, count, seed) -> tuple[Job, bool]:
+def job_create_idempotent(*, key: str, **parameters) -> tuple[Job, bool]:
     """Create a job once per ``key``; return ``(job, created)``.
 
     A repeat with the same key and parameters returns the first job (``created`` False).
@@ -134,10 +136,10 @@ def job_create_idempotent(*, key: str, digit, count, seed) -> tuple[Job, bool]:
 
     from .models import IdempotencyKey
 
-    request_hash = hashlib.sha256(json.dumps({"digit": digit, "count": count, "seed": seed}, sort_keys=True).encode()).hexdigest()
+    request_hash = hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest()
     existing = IdempotencyKey.objects.select_related("job").filter(key=key).first()
     if existing is None:
-        job = job_create(digit=digit, count=count, seed=seed)
+        job = job_create(**parameters)
         try:
             IdempotencyKey.objects.create(key=key, request_hash=request_hash, job=job)
             return job, True
@@ -169,7 +171,18 @@ def _transition(job_id, *, from_statuses, to_status, **fields) -> bool:
     updated = Job.objects.filter(id=job_id, status__in=list(from_statuses)).update(status=to_status, **fields)
     if updated and to_status in TERMINAL_STATUSES:
         events.publish_job_finished(job_id, to_status)
+        _notify_webhook(job_id, WebhookEvent.COMPLETED)
     return updated == 1
+
+
+def _notify_webhook(job_id, event):
+    from .webhooks import webhook_notify
+
+    try:
+        webhook_notify(job_id=job_id, event=event)
+    except BrokerError as error:
+        # NOTE: the delivery row stays pending and is not retried automatically in this case.
+        logger.error("job %s: %s webhook not queued: %s", job_id, event, error)
 
 
 def job_start(*, job_id) -> Job | None:
@@ -183,6 +196,7 @@ def job_start(*, job_id) -> Job | None:
         id=job_id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING], attempts__lt=max_attempts
     ).update(status=JobStatus.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1)
     if started:
+        _notify_webhook(job_id, WebhookEvent.START)
         return Job.objects.get(id=job_id)
     if _transition(job_id, from_statuses=[JobStatus.RUNNING], to_status=JobStatus.FAILED,
                    finished_at=timezone.now(), error=f"gave up after {max_attempts} attempts (worker lost each time)"):

@@ -86,3 +86,15 @@ def test_generate_rejects_get(client):
 def test_several_errors_are_all_reported(client):
     error = assert_error(post_json(client, {"digit": 11, "count": 0}), 400)
     assert set(error["fields"]) == {"digit", "count"}
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"webhook": "ftp://example.test/hook"}, "webhook"),
+    ({"webhook": "file:///etc/passwd"}, "webhook"),
+    ({"webhook": "not a url"}, "webhook"),
+    ({"webhook": "http://127.0.0.1/hook", "webhook_events": ["finished"]}, "webhook_events"),
+    ({"webhook": "http://127.0.0.1/hook", "webhook_events": []}, "webhook_events"),
+])
+def test_generate_rejects_bad_webhook(client, body, field):
+    assert_error(post_json(client, body), 400, field)
+    assert Job.objects.count() == 0

@@ -42,12 +42,13 @@ def _first_message(detail):
     return str(detail)
 
 
-def _plain(detail):
+def _messages(detail, prefix=""):
+    """Flatten one field's errors into strings; a list item's errors read "item 2: ..."."""
     if isinstance(detail, dict):
-        return {name: _plain(value) for name, value in detail.items()}
+        return [message for key, value in detail.items() for message in _messages(value, f"{prefix}item {key}: ")]
     if isinstance(detail, list):
-        return [_plain(item) for item in detail]
-    return str(detail)
+        return [message for item in detail for message in _messages(item, prefix)]
+    return [f"{prefix}{detail}"]
 
 
 def error_body(status_code, code, message, fields=None):
@@ -62,7 +63,8 @@ def exception_handler(exc, context):
     if response is None:
         return None  # not an API exception: Django's 500 handling (see backend.urls.handler500)
     if isinstance(exc, exceptions.ValidationError):
-        fields = _plain(exc.detail) if isinstance(exc.detail, dict) else {"body": _plain(exc.detail)}
+        detail = exc.detail if isinstance(exc.detail, dict) else {"body": exc.detail}
+        fields = {name: _messages(value) for name, value in detail.items()}
         response.data = error_body(response.status_code, "invalid", _first_message(exc.detail), fields)
     elif isinstance(exc, exceptions.NotAuthenticated):
         from .access import GenerationAccess

@@ -1,6 +1,7 @@
 """Input and output shapes of the generation API."""
 
 import json
+import re
 from collections.abc import Mapping
 
 from drf_spectacular.types import OpenApiTypes
@@ -44,6 +45,20 @@ class StrictIntegerField(serializers.IntegerField):
         raise serializers.ValidationError(f"{self.field_name} must be {self.range_text}; got {received}", code="invalid")
 
 
+# An http or https URL with a host; the same pattern is published in the OpenAPI schema.
+WEBHOOK_URL_PATTERN = r"^https?://[A-Za-z0-9\[][^\s/?#]*([/?#]\S*)?$"
+
+
+@extend_schema_field({"type": "string", "format": "uri", "pattern": WEBHOOK_URL_PATTERN, "maxLength": 2000,
+                      "nullable": True})
+class WebhookURLField(serializers.CharField):
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not re.match(WEBHOOK_URL_PATTERN, value):
+            raise serializers.ValidationError(f"webhook must be an http or https URL with a host; got {value!r}")
+        return value
+
+
 class GenerateRequestSerializer(serializers.Serializer):
     digit = StrictIntegerField(
         min_value=0, max_value=MAX_DIGIT, required=False, allow_null=True, default=None,
@@ -59,6 +74,17 @@ class GenerateRequestSerializer(serializers.Serializer):
         min_value=0, max_value=MAX_SEED, required=False, allow_null=True, default=None,
         range_text="an integer from 0 to 9223372036854775807 (2^63 - 1), or null for a random seed",
         help_text="Seed of the first image; image i uses seed + i. Omitted or null: drawn at random and returned.",
+    )
+
+    webhook = WebhookURLField(
+        required=False, allow_null=True, default=None, max_length=2000,
+        help_text="http(s) URL that receives a signed POST of the job at the events in webhook_events.",
+    )
+    webhook_events = serializers.ListField(
+        child=serializers.ChoiceField(choices=["start", "completed"]), required=False, default=["completed"],
+        min_length=1, max_length=2,
+        help_text="When to call the webhook: start (a worker started the job), completed (it ended). "
+                  "Default: completed.",
     )
 
     def validate_empty_values(self, data):
@@ -97,6 +123,8 @@ class JobParametersSerializer(serializers.Serializer):
     digit = serializers.IntegerField(allow_null=True, help_text="Requested digit; null when left to the seed.")
     count = serializers.IntegerField()
     seed = serializers.IntegerField(help_text="Seed of the first image, drawn at random if the request had none.")
+    webhook = serializers.URLField(allow_null=True)
+    webhook_events = serializers.ListField(child=serializers.ChoiceField(choices=["start", "completed"]))
 
 
 class JobSerializer(serializers.Serializer):
@@ -121,7 +149,8 @@ class JobSerializer(serializers.Serializer):
 
     @extend_schema_field(JobParametersSerializer)
     def get_parameters(self, job):
-        return {"digit": job.digit, "count": job.count, "seed": job.seed}
+        return {"digit": job.digit, "count": job.count, "seed": job.seed,
+                "webhook": job.webhook_url or None, "webhook_events": job.webhook_events}
 
 
 class ErrorDetailSerializer(serializers.Serializer):
