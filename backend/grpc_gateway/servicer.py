@@ -113,7 +113,8 @@ def job_message(job, include_png=False):
     from django.urls import reverse
 
     message = pb.Job(
-        id=str(job.id), status=JOB_STATUSES[job.status], count=job.count, seed=job.seed,
+        id=str(job.id), status=JOB_STATUSES[job.status], count=job.count, seed=job.seed, kind=job.kind,
+        artifact_url=absolute_url(job.artifact.url) if job.artifact else "",
         model_version=job.model_version, error=job.error,
         created_at=timestamp(job.created_at), started_at=timestamp(job.started_at),
         finished_at=timestamp(job.finished_at), url=absolute_url(reverse("job-detail", kwargs={"job_id": job.id})),
@@ -127,16 +128,37 @@ def job_message(job, include_png=False):
                 with image.file.open("rb") as handle:
                     png = handle.read()
             message.images.append(pb.Image(index=image.index, digit=image.digit, seed=image.seed,
-                                           url=absolute_url(image.file.url), png=png))
+                                           url=absolute_url(image.file.url), png=png, row=image.row,
+                                           column=image.column, fraction=image.fraction))
     return message
 
 
+def optional_fields(message, names):
+    return {name: getattr(message, name) for name in names if message.HasField(name)}
+
+
 def request_parameters(request, *, max_count, stream_hint):
+    """Turn a GenerateRequest into ``services.job_create`` arguments, validating plain-images ranges here."""
     digit = request.digit if request.HasField("digit") else None
     count = request.count if request.HasField("count") else 1
     seed = request.seed if request.HasField("seed") else None
-    services.validate_generate_parameters(digit=digit, count=count, seed=seed, max_count=max_count, stream_hint=stream_hint)
-    return {"digit": digit, "count": count, "seed": seed}
+    kind = request.WhichOneof("kind")
+    if kind is None:
+        services.validate_generate_parameters(digit=digit, count=count, seed=seed, max_count=max_count,
+                                              stream_hint=stream_hint)
+        return {"digit": digit, "count": count, "seed": seed}
+    misplaced = [name for name in ("digit", "count") if request.HasField(name)]
+    if kind == "interpolation" and request.HasField("seed"):
+        misplaced.append("seed")
+    if misplaced:
+        raise services.InvalidParameterError(misplaced[0], f"{misplaced[0]} must be unset for a {kind} job")
+    if kind == "grid":
+        options = optional_fields(request.grid, ["seeds_per_digit"])
+        if request.grid.digits:
+            options["digits"] = list(request.grid.digits)
+        return {"kind": "grid", "seed": seed, "options": options}
+    options = optional_fields(request.interpolation, ["start_digit", "end_digit", "start_seed", "end_seed", "frames"])
+    return {"kind": "interpolation", "options": options}
 
 
 class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
@@ -170,8 +192,13 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
             for entry_id, fields in events.read_events(job_id, after, block_ms=int(STREAM_POLL_SECONDS * 1000)):
                 after = entry_id
                 if fields["type"] == "image":
-                    yield pb.GeneratedImage(job_id=str(job_id), index=int(fields["index"]), digit=int(fields["digit"]),
-                                            seed=int(fields["seed"]), png=fields["png"], url=absolute_url(fields["url"]))
+                    yield pb.GeneratedImage(
+                        job_id=str(job_id), index=int(fields["index"]), digit=int(fields["digit"]),
+                        seed=int(fields["seed"]), png=fields["png"], url=absolute_url(fields["url"]),
+                        row=int(fields["row"]) if "row" in fields else None,
+                        column=int(fields["column"]) if "column" in fields else None,
+                        fraction=float(fields["fraction"]) if "fraction" in fields else None,
+                    )
                     continue
                 status = fields["status"]
                 if status == JobStatus.SUCCEEDED:

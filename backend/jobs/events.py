@@ -37,8 +37,9 @@ def publish_images(job_id, images):
     key = stream_key(job_id)
     pipeline = redis_client().pipeline(transaction=False)
     for image in images:
-        pipeline.xadd(key, {"type": "image", **{name: str(image[name]) for name in ("index", "digit", "seed", "url")},
-                            "png": image["png"]})
+        fields = {name: str(image[name]) for name in ("index", "digit", "seed", "url")}
+        fields.update({name: str(image[name]) for name in ("row", "column", "fraction") if image.get(name) is not None})
+        pipeline.xadd(key, {"type": "image", **fields, "png": image["png"]})
     pipeline.expire(key, STREAM_TTL_SECONDS)
     pipeline.execute()
 

@@ -13,6 +13,12 @@ class JobStatus(models.TextChoices):
     CANCELED = "canceled"
 
 
+class JobKind(models.TextChoices):
+    IMAGES = "images"  # count images of one digit, or of seed-derived digits
+    GRID = "grid"  # chosen digits x k seeds, as cells and one sprite sheet
+    INTERPOLATION = "interpolation"  # frames between two (digit, seed) points, and an animated GIF
+
+
 TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
 
 
@@ -21,6 +27,12 @@ class Job(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
+    kind = models.CharField(max_length=16, choices=JobKind.choices, default=JobKind.IMAGES, db_index=True)
+    # Kind-specific parameters: grid {"digits", "seeds_per_digit"}; interpolation {"start_digit",
+    # "end_digit", "start_seed", "end_seed", "frames"}. Empty for plain images.
+    options = models.JSONField(default=dict, blank=True)
+    # The grid's sprite sheet (PNG) or the interpolation's animation (GIF); empty for plain images.
+    artifact = models.FileField(upload_to="jobs/", blank=True, max_length=255)
     # The requested class; null means each image gets a class derived from its seed.
     digit = models.SmallIntegerField(null=True, blank=True)
     count = models.PositiveSmallIntegerField(default=1)
@@ -74,6 +86,10 @@ class JobImage(models.Model):
     digit = models.SmallIntegerField()
     seed = models.BigIntegerField()
     file = models.FileField(upload_to=image_path, max_length=255)
+    # Grid cells: position in the sprite sheet. Interpolation frames: position on the path, 0 to 1.
+    row = models.PositiveSmallIntegerField(null=True, blank=True)
+    column = models.PositiveSmallIntegerField(null=True, blank=True)
+    fraction = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["job", "index"]

@@ -15,7 +15,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from gan_core.sampling import MAX_SEED
 
-from .models import TERMINAL_STATUSES, Job, JobImage, JobStatus, WebhookEvent
+from .models import TERMINAL_STATUSES, Job, JobImage, JobKind, JobStatus, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +90,51 @@ def check_can_enqueue():
         raise QueueFullError(f"the generate queue is full ({depth} jobs waiting, limit {limit}); retry later")
 
 
-def job_create(*, digit: int | None, count: int = 1, seed: int | None = None, stream: bool = False,
-               webhook: str | None = None, webhook_events: list[str] | None = None) -> Job:
+# Limits of the grid and interpolation kinds.
+MAX_SEEDS_PER_DIGIT = 16
+MIN_FRAMES, MAX_FRAMES = 2, 64
+
+
+def resolve_kind(*, kind, digit, count, seed, options):
+    """Validate a grid or interpolation request and fill its defaults; return ``(digit, count, seed, options)``.
+
+    A grid is ``digits`` x ``seeds_per_digit`` cells; column c uses seed + c in every row,
+    so each column shows one latent across digits. An interpolation moves from
+    (start_digit, start_seed) to (end_digit, end_seed) in ``frames`` frames.
+    """
+    options = dict(options or {})
+    if kind == JobKind.GRID:
+        digits = options.get("digits", list(range(MAX_DIGIT + 1)))
+        if not digits or len(set(digits)) != len(digits) or not all(0 <= d <= MAX_DIGIT for d in digits):
+            raise InvalidParameterError("digits", f"digits must be 1 to 10 different integers from 0 to {MAX_DIGIT}; got {digits}")
+        per_digit = options.get("seeds_per_digit", 8)
+        if not 1 <= per_digit <= MAX_SEEDS_PER_DIGIT:
+            raise InvalidParameterError("seeds_per_digit", f"seeds_per_digit must be an integer from 1 to {MAX_SEEDS_PER_DIGIT}; got {per_digit}")
+        return None, len(digits) * per_digit, seed, {"digits": list(digits), "seeds_per_digit": per_digit}
+    if kind == JobKind.INTERPOLATION:
+        start_digit = options.get("start_digit", 0)
+        end_digit = options.get("end_digit", start_digit)
+        for field, value in (("start_digit", start_digit), ("end_digit", end_digit)):
+            if not 0 <= value <= MAX_DIGIT:
+                raise InvalidParameterError(field, f"{field} must be an integer from 0 to {MAX_DIGIT}; got {value}")
+        start_seed = options.get("start_seed")
+        start_seed = secrets.randbelow(MAX_SEED + 1) if start_seed is None else start_seed
+        end_seed = options.get("end_seed")
+        end_seed = (start_seed + 1) % (MAX_SEED + 1) if end_seed is None else end_seed
+        for field, value in (("start_seed", start_seed), ("end_seed", end_seed)):
+            if not 0 <= value <= MAX_SEED:
+                raise InvalidParameterError(field, f"{field} must be an integer from 0 to {MAX_SEED}; got {value}")
+        frames = options.get("frames", 16)
+        if not MIN_FRAMES <= frames <= MAX_FRAMES:
+            raise InvalidParameterError("frames", f"frames must be an integer from {MIN_FRAMES} to {MAX_FRAMES}; got {frames}")
+        return start_digit, frames, start_seed, {"start_digit": start_digit, "end_digit": end_digit,
+                                                 "start_seed": start_seed, "end_seed": end_seed, "frames": frames}
+    return digit, count, seed, {}
+
+
+def job_create(*, digit: int | None = None, count: int = 1, seed: int | None = None, stream: bool = False,
+               webhook: str | None = None, webhook_events: list[str] | None = None, kind: str = "images",
+               options: dict | None = None) -> Job:
     """Create a queued job and enqueue it on the generate queue once the row is committed.
 
     Raises :class:`ModelUnavailableError` or :class:`QueueFullError` before creating
@@ -99,15 +142,20 @@ def job_create(*, digit: int | None, count: int = 1, seed: int | None = None, st
     job was already saved by then, it stays in the database as ``failed`` with the
     reason, so nothing is silently lost.
     """
-    validate_generate_parameters(digit=digit, count=count, seed=seed,
-                                 max_count=MAX_STREAM_COUNT if stream else MAX_COUNT)
+    if kind not in JobKind.values:
+        raise InvalidParameterError("kind", f"kind must be one of {', '.join(JobKind.values)}; got {kind!r}")
+    digit, count, seed, options = resolve_kind(kind=kind, digit=digit, count=count, seed=seed, options=options)
+    if kind == JobKind.IMAGES:
+        validate_generate_parameters(digit=digit, count=count, seed=seed,
+                                     max_count=MAX_STREAM_COUNT if stream else MAX_COUNT)
     check_can_enqueue()
     if seed is None:
         seed = secrets.randbelow(MAX_SEED + 1)
     from datetime import timedelta
 
     expires_at = timezone.now() + timedelta(hours=settings.GAN["RETENTION_HOURS"])
-    job = Job(digit=digit, count=count, seed=seed, stream=stream, expires_at=expires_at, webhook_url=webhook or "",
+    job = Job(kind=kind, options=options, digit=digit, count=count, seed=seed, stream=stream, expires_at=expires_at,
+              webhook_url=webhook or "",
               webhook_events=sorted(webhook_events or []) if webhook else [])
     job.full_clean()
     try:
@@ -119,7 +167,7 @@ def job_create(*, digit: int | None, count: int = 1, seed: int | None = None, st
         logger.error("job %s not enqueued: %s", job.id, error)
         job_fail(job_id=job.id, reason=reason)
         raise QueueUnavailableError(reason) from error
-    logger.info("job %s queued: digit=%s count=%d seed=%d", job.id, digit, count, seed)
+    logger.info("job %s queued: kind=%s digit=%s count=%d seed=%d", job.id, kind, digit, count, seed)
     return job
 
 
@@ -214,7 +262,8 @@ def job_store_images(*, job: Job, images: list[dict]) -> list[JobImage]:
 
     rows = []
     for image in images:
-        row = JobImage(job=job, index=image["index"], digit=image["digit"], seed=image["seed"])
+        row = JobImage(job=job, index=image["index"], digit=image["digit"], seed=image["seed"],
+                       row=image.get("row"), column=image.get("column"), fraction=image.get("fraction"))
         row.file.save(f"{image['index']:05d}.png", ContentFile(image["png"]), save=False)
         rows.append(row)
     with transaction.atomic():
@@ -280,3 +329,11 @@ def jobs_purge_expired() -> dict:
     logger.info("retention sweep: %d image files and %d rows deleted, %d old jobs removed",
                 files_deleted, images_deleted, jobs_deleted)
     return {"files": files_deleted, "rows": images_deleted, "jobs": jobs_deleted}
+
+
+def job_store_artifact(*, job: Job, name: str, content: bytes):
+    """Store the job's sprite sheet or animation as ``jobs/<job id>/<name>``."""
+    from django.core.files.base import ContentFile
+
+    job.artifact.save(f"{job.id}/{name}", ContentFile(content), save=False)
+    Job.objects.filter(id=job.id).update(artifact=job.artifact.name)

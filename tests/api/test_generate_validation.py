@@ -98,3 +98,21 @@ def test_several_errors_are_all_reported(client):
 def test_generate_rejects_bad_webhook(client, body, field):
     assert_error(post_json(client, body), 400, field)
     assert Job.objects.count() == 0
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"kind": "video"}, "kind"),
+    ({"kind": "grid", "count": 3}, "count"),
+    ({"kind": "grid", "digits": [1, 1]}, "digits"),
+    ({"kind": "grid", "digits": []}, "digits"),
+    ({"kind": "grid", "digits": [10]}, "digits"),
+    ({"kind": "grid", "seeds_per_digit": 17}, "seeds_per_digit"),
+    ({"kind": "interpolation", "frames": 1}, "frames"),
+    ({"kind": "interpolation", "frames": 65}, "frames"),
+    ({"kind": "interpolation", "end_digit": 12}, "end_digit"),
+    ({"kind": "interpolation", "seed": 3}, "seed"),
+    ({"frames": 4}, "frames"),
+])
+def test_generate_rejects_bad_kind_fields(client, body, field):
+    assert_error(post_json(client, body), 400, field)
+    assert Job.objects.count() == 0

@@ -54,10 +54,12 @@ def test_job_detail_shape(client):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "succeeded"
-    assert body["parameters"] == {"digit": 2, "count": 1, "seed": 5, "webhook": None, "webhook_events": []}
+    assert body["parameters"] == {"digit": 2, "count": 1, "seed": 5, "options": {}, "webhook": None, "webhook_events": []}
     assert body["model_version"] == "mnist-abc"
-    assert body["images"] == [{"index": 0, "digit": 2, "seed": 5,
+    assert body["images"] == [{"index": 0, "digit": 2, "seed": 5, "row": None, "column": None, "fraction": None,
                                "url": f"http://testserver/media/jobs/{job.id}/00000.png"}]
+    assert body["kind"] == "images"
+    assert body["artifact_url"] is None
     assert set(body) >= {"created_at", "started_at", "finished_at", "error"}
 
 

@@ -14,7 +14,7 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
 
 def test_schema_documents_ranges_and_errors(client):
     document = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
-    request = document["components"]["schemas"]["GenerateRequestRequest"]["properties"]
+    request = document["components"]["schemas"]["ImagesRequestRequest"]["properties"]
     assert (request["digit"]["minimum"], request["digit"]["maximum"]) == (0, 9)
     assert (request["count"]["minimum"], request["count"]["maximum"]) == (1, 64)
     assert (request["seed"]["minimum"], request["seed"]["maximum"]) == (0, 2**63 - 1)

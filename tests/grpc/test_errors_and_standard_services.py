@@ -35,6 +35,11 @@ def call_error(call, request):
     ("GenerateStream", {"count": 0}, "count"),
     ("GenerateStream", {"count": 10_001}, "count"),
     ("GenerateStream", {"seed": -7}, "seed"),
+    ("GenerateStream", {"grid": pb.GridSpec(digits=[1, 1])}, "digits"),
+    ("GenerateStream", {"grid": pb.GridSpec(seeds_per_digit=17)}, "seeds_per_digit"),
+    ("GenerateStream", {"digit": 1, "grid": pb.GridSpec()}, "digit"),
+    ("Generate", {"interpolation": pb.InterpolationSpec(frames=1)}, "frames"),
+    ("Generate", {"seed": 4, "interpolation": pb.InterpolationSpec()}, "seed"),
 ])
 def test_invalid_argument_names_field(stub, method, request_fields, field):
     error = call_error(getattr(stub, method), pb.GenerateRequest(**request_fields))

@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from gan_core.sampling import MAX_SEED
 
-from ..services import MAX_COUNT, MAX_DIGIT
+from ..services import MAX_COUNT, MAX_DIGIT, MAX_FRAMES, MAX_SEEDS_PER_DIGIT, MIN_FRAMES
 
 
 def _json_kind(data):
@@ -45,6 +45,20 @@ class StrictIntegerField(serializers.IntegerField):
         raise serializers.ValidationError(f"{self.field_name} must be {self.range_text}; got {received}", code="invalid")
 
 
+@extend_schema_field({"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": MAX_DIGIT},
+                      "minItems": 1, "maxItems": 10, "uniqueItems": True})
+class DigitListField(serializers.ListField):
+    """A list of different digits."""
+
+
+# Request fields each kind accepts, besides the common ones.
+COMMON_FIELDS = {"kind", "webhook", "webhook_events"}
+KIND_FIELDS = {
+    "images": {"digit", "count", "seed"},
+    "grid": {"digits", "seeds_per_digit", "seed"},
+    "interpolation": {"start_digit", "end_digit", "start_seed", "end_seed", "frames"},
+}
+
 # An http or https URL with a host; the same pattern is published in the OpenAPI schema.
 WEBHOOK_URL_PATTERN = r"^https?://[A-Za-z0-9\[][^\s/?#]*([/?#]\S*)?$"
 
@@ -76,6 +90,36 @@ class GenerateRequestSerializer(serializers.Serializer):
         help_text="Seed of the first image; image i uses seed + i. Omitted or null: drawn at random and returned.",
     )
 
+    kind = serializers.ChoiceField(
+        choices=["images", "grid", "interpolation"], required=False, default="images",
+        help_text="images: count images of one digit. grid: digits x seeds_per_digit cells and one sprite sheet. "
+                  "interpolation: frames between two (digit, seed) points and an animated GIF.",
+    )
+    digits = DigitListField(
+        child=StrictIntegerField(min_value=0, max_value=MAX_DIGIT, range_text=f"an integer from 0 to {MAX_DIGIT}"),
+        required=False, min_length=1, max_length=10,
+        help_text="grid only: the rows' digits, 1-10 different values; default 0-9.",
+    )
+    seeds_per_digit = StrictIntegerField(
+        min_value=1, max_value=MAX_SEEDS_PER_DIGIT, required=False,
+        range_text=f"an integer from 1 to {MAX_SEEDS_PER_DIGIT}",
+        help_text=f"grid only: columns, 1-{MAX_SEEDS_PER_DIGIT}; column c uses seed + c in every row. Default 8.",
+    )
+    start_digit = StrictIntegerField(min_value=0, max_value=MAX_DIGIT, required=False,
+                                     range_text=f"an integer from 0 to {MAX_DIGIT}",
+                                     help_text="interpolation only: the first frame's digit; default 0.")
+    end_digit = StrictIntegerField(min_value=0, max_value=MAX_DIGIT, required=False,
+                                   range_text=f"an integer from 0 to {MAX_DIGIT}",
+                                   help_text="interpolation only: the last frame's digit; default start_digit.")
+    start_seed = StrictIntegerField(min_value=0, max_value=MAX_SEED, required=False, allow_null=True,
+                                    range_text="an integer from 0 to 9223372036854775807, or null",
+                                    help_text="interpolation only: the first frame's seed; default random.")
+    end_seed = StrictIntegerField(min_value=0, max_value=MAX_SEED, required=False, allow_null=True,
+                                  range_text="an integer from 0 to 9223372036854775807, or null",
+                                  help_text="interpolation only: the last frame's seed; default start_seed + 1.")
+    frames = StrictIntegerField(min_value=MIN_FRAMES, max_value=MAX_FRAMES, required=False,
+                                range_text=f"an integer from {MIN_FRAMES} to {MAX_FRAMES}",
+                                help_text=f"interpolation only: frames, {MIN_FRAMES}-{MAX_FRAMES}; default 16.")
     webhook = WebhookURLField(
         required=False, allow_null=True, default=None, max_length=2000,
         help_text="http(s) URL that receives a signed POST of the job at the events in webhook_events.",
@@ -86,6 +130,24 @@ class GenerateRequestSerializer(serializers.Serializer):
         help_text="When to call the webhook: start (a worker started the job), completed (it ended). "
                   "Default: completed.",
     )
+
+    def validate(self, attrs):
+        """Reject fields of another kind, and gather the kind's own fields into ``options``."""
+        kind = attrs["kind"]
+        given = set(self.initial_data) - COMMON_FIELDS
+        misplaced = sorted(given - KIND_FIELDS[kind])
+        if misplaced:
+            allowed = ", ".join(sorted(KIND_FIELDS[kind])) or "none"
+            raise serializers.ValidationError(
+                {name: [f"{name} does not apply to kind {kind!r}; its fields are: {allowed}"] for name in misplaced})
+        if kind == "grid" and "digits" in attrs and len(set(attrs["digits"])) != len(attrs["digits"]):
+            raise serializers.ValidationError({"digits": [f"digits must not repeat; got {attrs['digits']}"]})
+        option_names = KIND_FIELDS[kind] - {"digit", "count", "seed"}
+        return {
+            "kind": kind, "digit": attrs.get("digit"), "count": attrs.get("count", 1), "seed": attrs.get("seed"),
+            "options": {name: attrs[name] for name in option_names if name in attrs},
+            "webhook": attrs.get("webhook"), "webhook_events": attrs.get("webhook_events"),
+        }
 
     def validate_empty_values(self, data):
         if data is None:  # a body of JSON null
@@ -111,6 +173,9 @@ class JobImageSerializer(serializers.Serializer):
     digit = serializers.IntegerField()
     seed = serializers.IntegerField()
     url = serializers.SerializerMethodField()
+    row = serializers.IntegerField(allow_null=True, help_text="grid: the cell's row in the sprite sheet.")
+    column = serializers.IntegerField(allow_null=True, help_text="grid: the cell's column in the sprite sheet.")
+    fraction = serializers.FloatField(allow_null=True, help_text="interpolation: position on the path, 0 to 1.")
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, image):
@@ -123,6 +188,7 @@ class JobParametersSerializer(serializers.Serializer):
     digit = serializers.IntegerField(allow_null=True, help_text="Requested digit; null when left to the seed.")
     count = serializers.IntegerField()
     seed = serializers.IntegerField(help_text="Seed of the first image, drawn at random if the request had none.")
+    options = serializers.DictField(help_text="grid or interpolation parameters, defaults filled in; {} for images.")
     webhook = serializers.URLField(allow_null=True)
     webhook_events = serializers.ListField(child=serializers.ChoiceField(choices=["start", "completed"]))
 
@@ -130,7 +196,10 @@ class JobParametersSerializer(serializers.Serializer):
 class JobSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=["queued", "running", "succeeded", "failed", "canceled"])
+    kind = serializers.ChoiceField(choices=["images", "grid", "interpolation"])
     url = serializers.SerializerMethodField()
+    artifact_url = serializers.SerializerMethodField(
+        help_text="grid: the sprite sheet (PNG, 2-pixel padding, 28x28 cells); interpolation: the animated GIF.")
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
@@ -149,8 +218,15 @@ class JobSerializer(serializers.Serializer):
 
     @extend_schema_field(JobParametersSerializer)
     def get_parameters(self, job):
-        return {"digit": job.digit, "count": job.count, "seed": job.seed,
+        return {"digit": job.digit, "count": job.count, "seed": job.seed, "options": job.options,
                 "webhook": job.webhook_url or None, "webhook_events": job.webhook_events}
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_artifact_url(self, job):
+        if not job.artifact:
+            return None
+        request = self.context.get("request")
+        return request.build_absolute_uri(job.artifact.url) if request else job.artifact.url
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -188,3 +264,23 @@ class JobPageSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True, help_text="URL of the next (older) page; null on the last page.")
     previous = serializers.URLField(allow_null=True, help_text="URL of the previous (newer) page; null on the first.")
     results = JobSerializer(many=True)
+
+
+def _request_schema(name, kind, required_kind):
+    """Build a documentation-only serializer with the fields one kind accepts.
+
+    The API parses every kind with :class:`GenerateRequestSerializer`; these classes make
+    the OpenAPI document say which fields go with which kind (a oneOf of three shapes).
+    """
+    import copy
+
+    declared = GenerateRequestSerializer._declared_fields
+    fields = {field: copy.deepcopy(declared[field]) for field in sorted(KIND_FIELDS[kind] | {"webhook", "webhook_events"})}
+    fields["kind"] = serializers.ChoiceField(choices=[kind], required=required_kind,
+                                             help_text=declared["kind"].help_text)
+    return type(name, (serializers.Serializer,), fields)
+
+
+ImagesRequestSerializer = _request_schema("ImagesRequestSerializer", "images", required_kind=False)
+GridRequestSerializer = _request_schema("GridRequestSerializer", "grid", required_kind=True)
+InterpolationRequestSerializer = _request_schema("InterpolationRequestSerializer", "interpolation", required_kind=True)

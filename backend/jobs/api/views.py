@@ -2,7 +2,7 @@
 
 import re
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -15,7 +15,8 @@ from ..services import (
 )
 from .errors import Conflict, Gone, ServiceUnavailable
 from .serializers import (
-    ErrorSerializer, GenerateRequestSerializer, JobListQuerySerializer, JobPageSerializer, JobSerializer,
+    ErrorSerializer, GenerateRequestSerializer, GridRequestSerializer, ImagesRequestSerializer,
+    InterpolationRequestSerializer, JobListQuerySerializer, JobPageSerializer, JobSerializer,
 )
 
 
@@ -73,7 +74,10 @@ class GenerateView(APIView):
 
     @extend_schema(
         operation_id="generate",
-        request=GenerateRequestSerializer,
+        request=PolymorphicProxySerializer(
+            component_name="GenerateRequest", resource_type_field_name=None,
+            serializers=[ImagesRequestSerializer, GridRequestSerializer, InterpolationRequestSerializer],
+        ),
         responses={
             202: OpenApiResponse(JobSerializer, description="Accepted and not finished yet; poll its url (also in "
                                                             "Location). A retry with the same Idempotency-Key "

@@ -25,27 +25,31 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eprotos/gan/v1/generation.proto\x12\x06gan.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"i\n\x0fGenerateRequest\x12\x12\n\x05\x64igit\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x12\n\x05\x63ount\x18\x02 \x01(\x05H\x01\x88\x01\x01\x12\x11\n\x04seed\x18\x03 \x01(\x03H\x02\x88\x01\x01\x42\x08\n\x06_digitB\x08\n\x06_countB\x07\n\x05_seed\"4\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x13\n\x0binclude_png\x18\x02 \x01(\x08\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"M\n\x05Image\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05\x64igit\x18\x02 \x01(\x05\x12\x0c\n\x04seed\x18\x03 \x01(\x03\x12\x0b\n\x03url\x18\x04 \x01(\t\x12\x0b\n\x03png\x18\x05 \x01(\x0c\"\xd2\x02\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12!\n\x06status\x18\x02 \x01(\x0e\x32\x11.gan.v1.JobStatus\x12\x12\n\x05\x64igit\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\r\n\x05\x63ount\x18\x04 \x01(\x05\x12\x0c\n\x04seed\x18\x05 \x01(\x03\x12\x15\n\rmodel_version\x18\x06 \x01(\t\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x06images\x18\x0b \x03(\x0b\x32\r.gan.v1.Image\x12\x0b\n\x03url\x18\x0c \x01(\tB\x08\n\x06_digit\"f\n\x0eGeneratedImage\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\x12\r\n\x05\x64igit\x18\x03 \x01(\x05\x12\x0c\n\x04seed\x18\x04 \x01(\x03\x12\x0b\n\x03png\x18\x05 \x01(\x0c\x12\x0b\n\x03url\x18\x06 \x01(\t*\xa0\x01\n\tJobStatus\x12\x1a\n\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATUS_QUEUED\x10\x01\x12\x16\n\x12JOB_STATUS_RUNNING\x10\x02\x12\x18\n\x14JOB_STATUS_SUCCEEDED\x10\x03\x12\x15\n\x11JOB_STATUS_FAILED\x10\x04\x12\x17\n\x13JOB_STATUS_CANCELED\x10\x05\x32\xec\x01\n\x11GenerationService\x12\x30\n\x08Generate\x12\x17.gan.v1.GenerateRequest\x1a\x0b.gan.v1.Job\x12,\n\x06GetJob\x12\x15.gan.v1.GetJobRequest\x1a\x0b.gan.v1.Job\x12\x32\n\tCancelJob\x12\x18.gan.v1.CancelJobRequest\x1a\x0b.gan.v1.Job\x12\x43\n\x0eGenerateStream\x12\x17.gan.v1.GenerateRequest\x1a\x16.gan.v1.GeneratedImage0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eprotos/gan/v1/generation.proto\x12\x06gan.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc7\x01\n\x0fGenerateRequest\x12\x12\n\x05\x64igit\x18\x01 \x01(\x05H\x01\x88\x01\x01\x12\x12\n\x05\x63ount\x18\x02 \x01(\x05H\x02\x88\x01\x01\x12\x11\n\x04seed\x18\x03 \x01(\x03H\x03\x88\x01\x01\x12 \n\x04grid\x18\x04 \x01(\x0b\x32\x10.gan.v1.GridSpecH\x00\x12\x32\n\rinterpolation\x18\x05 \x01(\x0b\x32\x19.gan.v1.InterpolationSpecH\x00\x42\x06\n\x04kindB\x08\n\x06_digitB\x08\n\x06_countB\x07\n\x05_seed\"L\n\x08GridSpec\x12\x0e\n\x06\x64igits\x18\x01 \x03(\x05\x12\x1c\n\x0fseeds_per_digit\x18\x02 \x01(\x05H\x00\x88\x01\x01\x42\x12\n\x10_seeds_per_digit\"\xcf\x01\n\x11InterpolationSpec\x12\x18\n\x0bstart_digit\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x16\n\tend_digit\x18\x02 \x01(\x05H\x01\x88\x01\x01\x12\x17\n\nstart_seed\x18\x03 \x01(\x03H\x02\x88\x01\x01\x12\x15\n\x08\x65nd_seed\x18\x04 \x01(\x03H\x03\x88\x01\x01\x12\x13\n\x06\x66rames\x18\x05 \x01(\x05H\x04\x88\x01\x01\x42\x0e\n\x0c_start_digitB\x0c\n\n_end_digitB\r\n\x0b_start_seedB\x0b\n\t_end_seedB\t\n\x07_frames\"4\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x13\n\x0binclude_png\x18\x02 \x01(\x08\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xab\x01\n\x05Image\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05\x64igit\x18\x02 \x01(\x05\x12\x0c\n\x04seed\x18\x03 \x01(\x03\x12\x0b\n\x03url\x18\x04 \x01(\t\x12\x0b\n\x03png\x18\x05 \x01(\x0c\x12\x10\n\x03row\x18\x06 \x01(\rH\x00\x88\x01\x01\x12\x13\n\x06\x63olumn\x18\x07 \x01(\rH\x01\x88\x01\x01\x12\x15\n\x08\x66raction\x18\x08 \x01(\x02H\x02\x88\x01\x01\x42\x06\n\x04_rowB\t\n\x07_columnB\x0b\n\t_fraction\"\xf6\x02\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12!\n\x06status\x18\x02 \x01(\x0e\x32\x11.gan.v1.JobStatus\x12\x12\n\x05\x64igit\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\r\n\x05\x63ount\x18\x04 \x01(\x05\x12\x0c\n\x04seed\x18\x05 \x01(\x03\x12\x15\n\rmodel_version\x18\x06 \x01(\t\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x06images\x18\x0b \x03(\x0b\x32\r.gan.v1.Image\x12\x0b\n\x03url\x18\x0c \x01(\t\x12\x0c\n\x04kind\x18\r \x01(\t\x12\x14\n\x0c\x61rtifact_url\x18\x0e \x01(\tB\x08\n\x06_digit\"\xc4\x01\n\x0eGeneratedImage\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\x12\r\n\x05\x64igit\x18\x03 \x01(\x05\x12\x0c\n\x04seed\x18\x04 \x01(\x03\x12\x0b\n\x03png\x18\x05 \x01(\x0c\x12\x0b\n\x03url\x18\x06 \x01(\t\x12\x10\n\x03row\x18\x07 \x01(\rH\x00\x88\x01\x01\x12\x13\n\x06\x63olumn\x18\x08 \x01(\rH\x01\x88\x01\x01\x12\x15\n\x08\x66raction\x18\t \x01(\x02H\x02\x88\x01\x01\x42\x06\n\x04_rowB\t\n\x07_columnB\x0b\n\t_fraction*\xa0\x01\n\tJobStatus\x12\x1a\n\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATUS_QUEUED\x10\x01\x12\x16\n\x12JOB_STATUS_RUNNING\x10\x02\x12\x18\n\x14JOB_STATUS_SUCCEEDED\x10\x03\x12\x15\n\x11JOB_STATUS_FAILED\x10\x04\x12\x17\n\x13JOB_STATUS_CANCELED\x10\x05\x32\xec\x01\n\x11GenerationService\x12\x30\n\x08Generate\x12\x17.gan.v1.GenerateRequest\x1a\x0b.gan.v1.Job\x12,\n\x06GetJob\x12\x15.gan.v1.GetJobRequest\x1a\x0b.gan.v1.Job\x12\x32\n\tCancelJob\x12\x18.gan.v1.CancelJobRequest\x1a\x0b.gan.v1.Job\x12\x43\n\x0eGenerateStream\x12\x17.gan.v1.GenerateRequest\x1a\x16.gan.v1.GeneratedImage0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.gan.v1.generation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBSTATUS']._serialized_start=797
-  _globals['_JOBSTATUS']._serialized_end=957
-  _globals['_GENERATEREQUEST']._serialized_start=75
-  _globals['_GENERATEREQUEST']._serialized_end=180
-  _globals['_GETJOBREQUEST']._serialized_start=182
-  _globals['_GETJOBREQUEST']._serialized_end=234
-  _globals['_CANCELJOBREQUEST']._serialized_start=236
-  _globals['_CANCELJOBREQUEST']._serialized_end=270
-  _globals['_IMAGE']._serialized_start=272
-  _globals['_IMAGE']._serialized_end=349
-  _globals['_JOB']._serialized_start=352
-  _globals['_JOB']._serialized_end=690
-  _globals['_GENERATEDIMAGE']._serialized_start=692
-  _globals['_GENERATEDIMAGE']._serialized_end=794
-  _globals['_GENERATIONSERVICE']._serialized_start=960
-  _globals['_GENERATIONSERVICE']._serialized_end=1196
+  _globals['_JOBSTATUS']._serialized_start=1406
+  _globals['_JOBSTATUS']._serialized_end=1566
+  _globals['_GENERATEREQUEST']._serialized_start=76
+  _globals['_GENERATEREQUEST']._serialized_end=275
+  _globals['_GRIDSPEC']._serialized_start=277
+  _globals['_GRIDSPEC']._serialized_end=353
+  _globals['_INTERPOLATIONSPEC']._serialized_start=356
+  _globals['_INTERPOLATIONSPEC']._serialized_end=563
+  _globals['_GETJOBREQUEST']._serialized_start=565
+  _globals['_GETJOBREQUEST']._serialized_end=617
+  _globals['_CANCELJOBREQUEST']._serialized_start=619
+  _globals['_CANCELJOBREQUEST']._serialized_end=653
+  _globals['_IMAGE']._serialized_start=656
+  _globals['_IMAGE']._serialized_end=827
+  _globals['_JOB']._serialized_start=830
+  _globals['_JOB']._serialized_end=1204
+  _globals['_GENERATEDIMAGE']._serialized_start=1207
+  _globals['_GENERATEDIMAGE']._serialized_end=1403
+  _globals['_GENERATIONSERVICE']._serialized_start=1569
+  _globals['_GENERATIONSERVICE']._serialized_end=1805
 # @@protoc_insertion_point(module_scope)
