@@ -7,7 +7,7 @@ with no shared metric state between gunicorn workers and Celery workers.
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Sum
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-from .models import Job, JobStatus
+from .models import Job, JobKind, JobStatus
 from .services import QueueUnavailableError, queue_depth
 
 # Upper bounds in seconds of the generation-latency histogram (job started to job finished).
@@ -17,9 +17,11 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 class JobCollector:
     def collect(self):
         jobs = GaugeMetricFamily("gan_jobs", "Jobs in the database by status and kind.", labels=["status", "kind"])
-        counts = dict(Job.objects.values_list("status").annotate(count=Count("id")).values_list("status", "count"))
+        rows = Job.objects.values("status", "kind").annotate(count=Count("id")).values_list("status", "kind", "count")
+        counts = {(status, kind): count for status, kind, count in rows}
         for status in JobStatus.values:
-            jobs.add_metric([status, "images"], counts.get(status, 0))
+            for kind in JobKind.values:
+                jobs.add_metric([status, kind], counts.get((status, kind), 0))
         yield jobs
 
         images = CounterMetricFamily("gan_images_generated", "Images generated and stored, over jobs still kept.")

@@ -41,6 +41,8 @@ def job_list(*, status=None, kind=None, created_after=None, created_before=None)
     jobs = Job.objects.prefetch_related("images").filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
     if status:
         jobs = jobs.filter(status=status)
+    if kind:
+        jobs = jobs.filter(kind=kind)
     if created_after:
         jobs = jobs.filter(created_at__gte=created_after)
     if created_before:

@@ -129,3 +129,10 @@ def test_list_jobs_rejects_bad_cursor(client):
     response = client.get("/api/jobs?cursor=0")
     assert response.status_code == 400
     assert "cursor" in response.json()["error"]["fields"]
+
+
+def test_list_jobs_filters_by_kind(client):
+    grid = Job.objects.create(kind="grid", count=2, seed=0, options={"digits": [1], "seeds_per_digit": 2})
+    Job.objects.create(digit=1, count=1, seed=0)
+    results = client.get("/api/jobs?kind=grid").json()["results"]
+    assert [job["id"] for job in results] == [str(grid.id)]

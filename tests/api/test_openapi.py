@@ -19,7 +19,7 @@ def test_schema_documents_ranges_and_errors(client):
     assert (request["count"]["minimum"], request["count"]["maximum"]) == (1, 64)
     assert (request["seed"]["minimum"], request["seed"]["maximum"]) == (0, 2**63 - 1)
     responses = document["paths"]["/api/generate"]["post"]["responses"]
-    assert set(responses) == {"200", "202", "400", "409", "415", "503"}
+    assert set(responses) == {"200", "202", "400", "401", "409", "415", "429", "503"}
     assert responses["400"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Error"
 
 

@@ -52,10 +52,11 @@ def test_metrics_count_jobs_and_latency(client):
     response = client.get("/metrics")
     assert response.status_code == 200
     families = {family.name: family for family in text_string_to_metric_families(response.content.decode())}
-    jobs = {sample.labels["status"]: sample.value for sample in families["gan_jobs"].samples}
-    assert jobs["succeeded"] == 1
-    assert jobs["queued"] == 1
-    assert jobs["failed"] == 0
+    jobs = {(sample.labels["status"], sample.labels["kind"]): sample.value for sample in families["gan_jobs"].samples}
+    assert jobs[("succeeded", "images")] == 1
+    assert jobs[("queued", "images")] == 1
+    assert jobs[("failed", "images")] == 0
+    assert jobs[("succeeded", "grid")] == 0
     assert families["gan_images_generated"].samples[0].value == 2
     assert families["gan_queue_depth"].samples[0].value >= 0
     buckets = {sample.labels.get("le"): sample.value for sample in families["gan_generation_latency_seconds"].samples

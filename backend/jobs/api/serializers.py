@@ -248,7 +248,8 @@ class ErrorSerializer(serializers.Serializer):
 class JobListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["queued", "running", "succeeded", "failed", "canceled"], required=False,
                                      help_text="Only jobs with this status.")
-    kind = serializers.ChoiceField(choices=["images"], required=False, help_text="Only jobs of this kind.")
+    kind = serializers.ChoiceField(choices=["images", "grid", "interpolation"], required=False,
+                                   help_text="Only jobs of this kind.")
     created_after = serializers.DateTimeField(required=False, help_text="ISO 8601; jobs created at or after it.")
     created_before = serializers.DateTimeField(required=False, help_text="ISO 8601; jobs created before it.")
     cursor = serializers.CharField(required=False, help_text="Opaque cursor from a previous page's next/previous.")

@@ -51,6 +51,8 @@ def idempotency_key(request):
 
 
 NOT_FOUND = error_response("No job has this id, or the id is not a UUID.")
+UNAUTHORIZED = error_response("An API token is required (GAN_REQUIRE_TOKEN) and was missing or wrong.")
+THROTTLED = error_response("Too many requests from this client; retry after Retry-After seconds.")
 GONE = error_response("The job passed its retention time (GAN_RETENTION_HOURS); its images are deleted.")
 
 
@@ -85,7 +87,9 @@ class GenerateView(APIView):
             400: error_response("A field is out of range or of the wrong type, a field is unknown, or the body is not a "
                        "JSON object. `fields` names each invalid field."),
             415: error_response("The Content-Type is not application/json."),
+            401: UNAUTHORIZED,
             409: error_response("The Idempotency-Key was used before with other parameters."),
+            429: THROTTLED,
             503: error_response("The queue is full or unreachable (with Retry-After), or no model is available."),
             200: OpenApiResponse(JobSerializer, description="With `Prefer: wait=N`: the job finished within N s."),
         },
@@ -132,7 +136,8 @@ class GenerateView(APIView):
 class JobDetailView(APIView):
     """``GET /api/jobs/<id>``: a job's status, parameters, model version and image URLs."""
 
-    @extend_schema(operation_id="get_job", responses={200: JobSerializer, 404: NOT_FOUND, 410: GONE})
+    @extend_schema(operation_id="get_job", responses={200: JobSerializer, 401: UNAUTHORIZED, 404: NOT_FOUND, 410: GONE,
+                                                               429: THROTTLED})
     def get(self, request, job_id):
         try:
             job = job_get(job_id=job_id)
@@ -146,7 +151,8 @@ class JobDetailView(APIView):
 class JobCancelView(APIView):
     """``POST /api/jobs/<id>/cancel``: cancel a queued or running job; a finished job is returned unchanged."""
 
-    @extend_schema(operation_id="cancel_job", request=None, responses={200: JobSerializer, 404: NOT_FOUND, 410: GONE})
+    @extend_schema(operation_id="cancel_job", request=None, responses={200: JobSerializer, 401: UNAUTHORIZED, 404: NOT_FOUND, 410: GONE,
+                                                               429: THROTTLED})
     def post(self, request, job_id):
         try:
             job = job_get(job_id=job_id)
@@ -178,7 +184,8 @@ class JobListView(APIView):
     """``GET /api/jobs``: jobs, newest first, filtered by status and creation time, with cursor pagination."""
 
     @extend_schema(operation_id="list_jobs", parameters=[JobListQuerySerializer],
-                   responses={200: JobPageSerializer, 400: error_response("A filter value is invalid.")})
+                   responses={200: JobPageSerializer, 400: error_response("A filter value is invalid."),
+                              401: UNAUTHORIZED, 429: THROTTLED})
     def get(self, request):
         # A plain dict, so an empty value ("status=") is an error instead of being skipped as a form field.
         query = JobListQuerySerializer(data=request.query_params.dict())
