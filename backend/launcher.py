@@ -1,8 +1,9 @@
 """The main job: run the whole service locally and generate every digit through its API.
 
 ``./run`` calls this after installing the requirements. It starts an embedded
-Redis when ``REDIS_URL`` is not set, migrates the database, starts Celery workers for
-the generate and train queues, gunicorn and the gRPC gateway, requests ``POST /api/generate`` for each digit 0-9, waits for the jobs,
+Redis when ``REDIS_URL`` is not set and migrates the database. Then it starts Celery
+workers for the generate and train queues, Celery beat, gunicorn and the gRPC gateway.
+It requests ``POST /api/generate`` for each digit 0-9, waits for the jobs,
 writes one grid PNG of the results, prints its path and the job URLs, and then
 keeps serving until Ctrl-C, which stops every process it started.
 """

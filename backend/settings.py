@@ -126,7 +126,7 @@ SPECTACULAR_SETTINGS = {
 # Celery reads every CELERY_* setting below (see worker/celery.py).
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
-# The cache holds the API's throttling counters, so it is shared by every web process.
+# The cache stores the API's throttling counters, so it is shared by every web process.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -186,9 +186,9 @@ GAN = {
     "MAX_ATTEMPTS": env.int("GAN_MAX_ATTEMPTS", default=3),
     # New jobs are rejected (503 over REST, RESOURCE_EXHAUSTED over gRPC) while this many wait.
     "MAX_QUEUE_DEPTH": env.int("GAN_MAX_QUEUE_DEPTH", default=1000),
-    # Hours a job and its images are kept; afterwards the job answers 410 Gone.
+    # Hours a job and its images are kept; afterwards the job returns 410 Gone.
     "RETENTION_HOURS": env.float("GAN_RETENTION_HOURS", default=24),
-    # Days an expired job's row stays (so it can answer 410) before it is deleted too.
+    # Days an expired job's row stays (so it can still return 410) before it is deleted too.
     "TOMBSTONE_DAYS": env.float("GAN_TOMBSTONE_DAYS", default=7),
     # Key of the HMAC-SHA256 signature on webhook deliveries; receivers verify with the same key.
     "WEBHOOK_SECRET": env.str("GAN_WEBHOOK_SECRET", default=f"webhook-{SECRET_KEY}"),

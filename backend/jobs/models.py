@@ -52,7 +52,7 @@ class Job(models.Model):
     # Optional URL that receives the job at the events in ``webhook_events`` (start, completed).
     webhook_url = models.URLField(max_length=2000, blank=True)
     webhook_events = models.JSONField(default=list, blank=True)
-    # After this the job answers 410 and a periodic task deletes its images; set at creation
+    # After this the job returns 410 and a periodic task deletes its images; set at creation
     # from GAN["RETENTION_HOURS"].
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
 

@@ -312,8 +312,8 @@ def job_set_model_version(*, job_id, model_version: str):
 def jobs_purge_expired() -> dict:
     """Delete the images (files and rows) of expired jobs, and the rows of long-expired ones.
 
-    An expired job's row stays for ``GAN["TOMBSTONE_DAYS"]`` so it can still answer 410;
-    after that it goes too, with its idempotency key. Returns counts for the log.
+    An expired job's row stays for ``GAN["TOMBSTONE_DAYS"]`` so it can still return 410.
+    After that the row is deleted too, with its idempotency key. Returns counts for the log.
     """
     from datetime import timedelta
 

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 
 class DeliveryFailedError(Exception):
-    """The receiver answered with a non-2xx status or could not be reached; the task retries."""
+    """The receiver returned a non-2xx status or could not be reached; the task retries."""
 
 
 def sign(delivery_id, timestamp, body: bytes) -> str:
@@ -33,7 +33,10 @@ def sign(delivery_id, timestamp, body: bytes) -> str:
 
 
 def webhook_notify(*, job_id, event: str):
-    """Create the delivery for ``event`` if the job subscribed to it, and queue it; at most once per event."""
+    """Create and queue the delivery for ``event`` if the job subscribed to it.
+
+    A unique constraint on (job, event) makes this create at most one delivery per event.
+    """
     job = Job.objects.filter(id=job_id).only("webhook_url", "webhook_events").first()
     if job is None or not job.webhook_url or event not in job.webhook_events:
         return
@@ -65,7 +68,7 @@ def job_payload(job):
 def webhook_attempt(*, delivery_id) -> bool:
     """Make one attempt; return True when delivered (or nothing is left to do).
 
-    Raises :class:`DeliveryFailedError` on a non-2xx answer or a network error.
+    Raises :class:`DeliveryFailedError` on a non-2xx response or a network error.
     """
     delivery = WebhookDelivery.objects.select_related("job").filter(id=delivery_id).first()
     if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:

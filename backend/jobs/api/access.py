@@ -1,4 +1,4 @@
-"""Who may call the API, and how often."""
+"""Access rules of the API: the token requirement and per-client throttling."""
 
 from django.conf import settings
 from rest_framework import permissions, throttling

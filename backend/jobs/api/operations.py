@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 
 def healthz(request):
-    """Answer 200 while the process serves requests; it checks nothing else."""
+    """Return 200 while the process serves requests; it checks nothing else."""
     return JsonResponse({"status": "ok"})
 
 
@@ -45,8 +45,8 @@ def _check_model():
         raise FileNotFoundError(f"model checkpoint {path} not found")
 
 
-# What the checks raise when a dependency is down: database, Redis and broker errors, a
-# missing file, and the worker check's own RuntimeError.
+# Exceptions the checks raise when a dependency is down: database, Redis and broker errors,
+# a missing file, and the worker check's own RuntimeError.
 CHECK_ERRORS = (DatabaseError, RedisError, BrokerError, OSError, RuntimeError)
 READINESS_CHECKS = {"database": _check_database, "redis": _check_redis, "worker": _check_worker, "model": _check_model}
 

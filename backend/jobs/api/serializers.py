@@ -134,8 +134,8 @@ class GenerateRequestSerializer(serializers.Serializer):
     def validate(self, attrs):
         """Reject fields of another kind, and gather the kind's own fields into ``options``."""
         kind = attrs["kind"]
-        given = set(self.initial_data) - COMMON_FIELDS
-        misplaced = sorted(given - KIND_FIELDS[kind])
+        sent_fields = set(self.initial_data) - COMMON_FIELDS
+        misplaced = sorted(sent_fields - KIND_FIELDS[kind])
         if misplaced:
             allowed = ", ".join(sorted(KIND_FIELDS[kind])) or "none"
             raise serializers.ValidationError(
@@ -270,8 +270,8 @@ class JobPageSerializer(serializers.Serializer):
 def _request_schema(name, kind, required_kind):
     """Build a documentation-only serializer with the fields one kind accepts.
 
-    The API parses every kind with :class:`GenerateRequestSerializer`; these classes make
-    the OpenAPI document say which fields go with which kind (a oneOf of three shapes).
+    The API parses every kind with :class:`GenerateRequestSerializer`. These classes let
+    the OpenAPI document list which fields go with which kind (a oneOf of three shapes).
     """
     import copy
 

@@ -20,7 +20,7 @@ from .serializers import (
 )
 
 
-# Longest wait a client may ask for with ``Prefer: wait=N``, in seconds.
+# Maximum wait a client may request with ``Prefer: wait=N``, in seconds.
 MAX_WAIT_SECONDS = 60
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 
@@ -30,9 +30,9 @@ def error_response(description):
 
 
 def requested_wait(request):
-    """Return the seconds asked for by ``Prefer: wait=N`` (capped at 60), or None.
+    """Return the seconds requested by ``Prefer: wait=N`` (capped at 60), or None.
 
-    Preferences the server cannot honour are ignored, as RFC 7240 asks.
+    Preferences the server cannot honour are ignored, as RFC 7240 specifies.
     """
     for preference in request.headers.get("Prefer", "").split(","):
         name, _, value = preference.strip().partition("=")
@@ -175,7 +175,7 @@ class JobPagination(CursorPagination):
         try:
             return super().decode_cursor(request)
         except exceptions.NotFound as error:
-            # DRF answers a bad cursor with 404; it is a bad query parameter, so 400 names it.
+            # DRF returns 404 for a bad cursor. It is a bad query parameter, so 400 names it instead.
             raise exceptions.ValidationError(
                 {"cursor": ["invalid cursor; use the next or previous URL of a page as it is"]}) from error
 
