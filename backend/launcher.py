@@ -27,7 +27,9 @@ logger = logging.getLogger("launcher")
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="./run", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="./run", description="Run the whole service locally, generate every digit through its API, and keep "
+                                  "serving until Ctrl-C. './run test' runs the test suite instead.")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)),
                         help="HTTP port on 127.0.0.1 (default: $PORT or 8000; a free port if it is taken)")
     parser.add_argument("--grpc-port", type=int, default=int(os.environ.get("GRPC_PORT", 50051)),

@@ -90,7 +90,7 @@ MEDIA_ROOT = Path(env.str("DJANGO_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 SERVE_MEDIA = env.bool("DJANGO_SERVE_MEDIA", default=True)
 
 REST_FRAMEWORK = {
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["backend.jobs.api.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["backend.jobs.api.access.GenerationAccess"],
@@ -196,6 +196,8 @@ GAN = {
     "WEBHOOK_MAX_ATTEMPTS": env.int("GAN_WEBHOOK_MAX_ATTEMPTS", default=6),
     "WEBHOOK_RETRY_BASE_SECONDS": env.float("GAN_WEBHOOK_RETRY_BASE_SECONDS", default=5.0),
     "WEBHOOK_TIMEOUT_SECONDS": env.float("GAN_WEBHOOK_TIMEOUT_SECONDS", default=5.0),
+    # Largest request body the API reads; a generate request is a few hundred bytes.
+    "MAX_BODY_BYTES": env.int("GAN_MAX_BODY_BYTES", default=64 * 1024),
     # Require an API token (DRF token authentication) for every API call; off in the local setup.
     "REQUIRE_TOKEN": env.bool("GAN_REQUIRE_TOKEN", default=False),
     # Requests per client (DRF rate syntax, e.g. "120/min"); "anon" counts by IP address, "user" by token.

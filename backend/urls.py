@@ -24,5 +24,6 @@ if settings.SERVE_MEDIA:
     prefix = settings.MEDIA_URL.lstrip("/")
     urlpatterns.append(re_path(rf"^{prefix}(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}))
 
+handler400 = "backend.jobs.api.errors.json_bad_request"
 handler404 = "backend.jobs.api.errors.json_not_found"
 handler500 = "backend.jobs.api.errors.json_server_error"

@@ -242,7 +242,10 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
                 interval = dict.fromkeys(interval, 0.0)
                 interval_start, interval_steps = time.perf_counter(), 0
             if step % steps_per_epoch == 0 or step % train_config.checkpoint_every == 0 or step == steps:
+                save_started = time.perf_counter()
                 save(step)
+                # Seconds per step count training only, not checkpointing or its callbacks.
+                interval_start += time.perf_counter() - save_started
 
     finally:
         bar.close()

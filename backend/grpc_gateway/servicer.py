@@ -121,15 +121,15 @@ def job_message(job, include_png=False):
     )
     if job.digit is not None:
         message.digit = job.digit
-    if job.status == JobStatus.SUCCEEDED:
-        for image in job.images.all():
-            png = b""
-            if include_png:
-                with image.file.open("rb") as handle:
-                    png = handle.read()
-            message.images.append(pb.Image(index=image.index, digit=image.digit, seed=image.seed,
-                                           url=absolute_url(image.file.url), png=png, row=image.row,
-                                           column=image.column, fraction=image.fraction))
+    # Stored images are listed whatever the status (a canceled job keeps its images), as over REST.
+    for image in job.images.all():
+        png = b""
+        if include_png:
+            with image.file.open("rb") as handle:
+                png = handle.read()
+        message.images.append(pb.Image(index=image.index, digit=image.digit, seed=image.seed,
+                                       url=absolute_url(image.file.url), png=png, row=image.row,
+                                       column=image.column, fraction=image.fraction))
     return message
 
 

@@ -67,6 +67,8 @@ def test_cancel_after_three_messages_stops_worker(stub, celery_worker_process):
     time.sleep(1.5)
     assert Job.objects.get(id=job_id).progress == stopped_at
     assert stopped_at < 10_000
+    # The images stored before the cancel stay listed, as over REST.
+    assert len(stub.GetJob(pb.GetJobRequest(job_id=job_id)).images) == stopped_at
 
     # With one handler thread, the next call only succeeds if the canceled stream's handler has returned.
     started = time.monotonic()

@@ -1,7 +1,12 @@
 """Access rules of the API: the token requirement and per-client throttling."""
 
+import logging
+
 from django.conf import settings
+from redis import RedisError
 from rest_framework import permissions, throttling
+
+logger = logging.getLogger(__name__)
 
 
 class GenerationAccess(permissions.BasePermission):
@@ -16,10 +21,21 @@ class GenerationAccess(permissions.BasePermission):
 
 
 class _SettingsRateMixin:
-    """Read the rate from ``GAN["THROTTLE_RATES"]`` at request time, so a settings change applies at once."""
+    """Read the rate from ``GAN["THROTTLE_RATES"]`` at request time, and let requests through when Redis is down.
+
+    Failing open keeps reads of existing jobs working during a Redis outage; new jobs
+    still get 503 because they cannot be queued.
+    """
 
     def get_rate(self):
         return settings.GAN["THROTTLE_RATES"].get(self.scope)
+
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)
+        except RedisError as error:
+            logger.warning("throttling skipped for %s: the cache is unavailable (%s)", request.path, error)
+            return True
 
 
 class AnonymousClientThrottle(_SettingsRateMixin, throttling.AnonRateThrottle):

@@ -5,7 +5,7 @@ Every error body is ``{"error": {"status": 400, "code": "invalid", "message": ".
 """
 
 from django.http import JsonResponse
-from django.views.defaults import page_not_found
+from django.views.defaults import bad_request, page_not_found
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -66,6 +66,11 @@ def exception_handler(exc, context):
         detail = exc.detail if isinstance(exc.detail, dict) else {"body": exc.detail}
         fields = {name: _messages(value) for name, value in detail.items()}
         response.data = error_body(response.status_code, "invalid", _first_message(exc.detail), fields)
+    elif isinstance(exc, exceptions.UnsupportedMediaType):
+        received = context["request"].content_type if context.get("request") is not None else ""
+        message = str(exc.detail) if not received else (
+            f"Content-Type must be application/json; got {received!r}. Send the body as JSON.")
+        response.data = error_body(response.status_code, "unsupported_media_type", message)
     elif isinstance(exc, exceptions.NotAuthenticated):
         from .access import GenerationAccess
 
@@ -77,6 +82,13 @@ def exception_handler(exc, context):
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else "error"
         response.data = error_body(response.status_code, code, str(exc.detail))
     return response
+
+
+def json_bad_request(request, exception=None):
+    """Return Django-level 400s (such as an oversized body) in the API's shape under /api/."""
+    if not request.path.startswith("/api/"):
+        return bad_request(request, exception)
+    return JsonResponse(error_body(400, "bad_request", f"the request could not be read: {exception}"), status=400)
 
 
 def json_not_found(request, exception=None):

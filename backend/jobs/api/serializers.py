@@ -245,15 +245,35 @@ class ErrorSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
 
 
+STATUS_CHOICES = ["queued", "running", "succeeded", "failed", "canceled"]
+KIND_CHOICES = ["images", "grid", "interpolation"]
+
+
 class JobListQuerySerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["queued", "running", "succeeded", "failed", "canceled"], required=False,
-                                     help_text="Only jobs with this status.")
-    kind = serializers.ChoiceField(choices=["images", "grid", "interpolation"], required=False,
-                                   help_text="Only jobs of this kind.")
+    status = serializers.ChoiceField(
+        choices=STATUS_CHOICES, required=False, help_text="Only jobs with this status.",
+        error_messages={"invalid_choice": f"status must be one of {', '.join(STATUS_CHOICES)}; got \"{{input}}\""})
+    kind = serializers.ChoiceField(
+        choices=KIND_CHOICES, required=False, help_text="Only jobs of this kind.",
+        error_messages={"invalid_choice": f"kind must be one of {', '.join(KIND_CHOICES)}; got \"{{input}}\""})
     created_after = serializers.DateTimeField(required=False, help_text="ISO 8601; jobs created at or after it.")
     created_before = serializers.DateTimeField(required=False, help_text="ISO 8601; jobs created before it.")
     cursor = serializers.CharField(required=False, help_text="Opaque cursor from a previous page's next/previous.")
-    page_size = serializers.IntegerField(required=False, min_value=1, max_value=200, help_text="1-200, default 50.")
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=200, help_text="1-200, default 50.",
+        error_messages={name: "page_size must be an integer from 1 to 200" for name in ("invalid", "min_value", "max_value")})
+
+    def to_internal_value(self, data):
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            allowed = ", ".join(self.fields)
+            raise serializers.ValidationError(
+                {name: [f"unknown query parameter {name!r}; allowed parameters are {allowed}"] for name in unknown})
+        repeated = sorted(name for name in data if len(data.getlist(name)) > 1) if hasattr(data, "getlist") else []
+        if repeated:
+            raise serializers.ValidationError(
+                {name: [f"{name} may be given once; request one value per call"] for name in repeated})
+        return super().to_internal_value(data.dict() if hasattr(data, "dict") else data)
 
     def validate(self, attrs):
         attrs.pop("cursor", None)

@@ -8,6 +8,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ..models import TERMINAL_STATUSES
 from ..selectors import JobExpiredError, JobNotFoundError, job_get, job_list, job_wait
 from ..services import (
     IdempotencyConflictError, InvalidParameterError, ModelUnavailableError, QueueFullError, QueueUnavailableError,
@@ -72,7 +73,7 @@ def json_body(request):
 
 
 class GenerateView(APIView):
-    """``POST /api/generate``: queue a generation job and return 202 with its URL."""
+    """Queue a generation job and return it: 202 while it is not finished, with its URL in Location."""
 
     @extend_schema(
         operation_id="generate",
@@ -124,7 +125,8 @@ class GenerateView(APIView):
             raise ServiceUnavailable(f"{error}; retry later", code="queue_unavailable", retry_after=5) from error
         wait = requested_wait(request)
         headers = {}
-        finished = False
+        # A retried Idempotency-Key may return a job that has already ended.
+        finished = job.status in TERMINAL_STATUSES
         if wait is not None:
             finished = job_wait(job_id=job.id, timeout=wait)
             headers["Preference-Applied"] = f"wait={wait}"
@@ -134,7 +136,7 @@ class GenerateView(APIView):
 
 
 class JobDetailView(APIView):
-    """``GET /api/jobs/<id>``: a job's status, parameters, model version and image URLs."""
+    """Return a job: its status, parameters, model version and image URLs."""
 
     @extend_schema(operation_id="get_job", responses={200: JobSerializer, 401: UNAUTHORIZED, 404: NOT_FOUND, 410: GONE,
                                                                429: THROTTLED})
@@ -149,7 +151,7 @@ class JobDetailView(APIView):
 
 
 class JobCancelView(APIView):
-    """``POST /api/jobs/<id>/cancel``: cancel a queued or running job; a finished job is returned unchanged."""
+    """Cancel a queued or running job and return it; a finished job is returned unchanged."""
 
     @extend_schema(operation_id="cancel_job", request=None, responses={200: JobSerializer, 401: UNAUTHORIZED, 404: NOT_FOUND, 410: GONE,
                                                                429: THROTTLED})
@@ -181,14 +183,15 @@ class JobPagination(CursorPagination):
 
 
 class JobListView(APIView):
-    """``GET /api/jobs``: jobs, newest first, filtered by status and creation time, with cursor pagination."""
+    """List jobs, newest first, filtered by status, kind and creation time, with cursor pagination."""
 
     @extend_schema(operation_id="list_jobs", parameters=[JobListQuerySerializer],
                    responses={200: JobPageSerializer, 400: error_response("A filter value is invalid."),
                               401: UNAUTHORIZED, 429: THROTTLED})
     def get(self, request):
-        # A plain dict, so an empty value ("status=") is an error instead of being skipped as a form field.
-        query = JobListQuerySerializer(data=request.query_params.dict())
+        # The serializer reads a plain dict of it, so an empty value ("status=") is an error
+        # instead of being skipped as an empty form field.
+        query = JobListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         paginator = JobPagination()
         page = paginator.paginate_queryset(job_list(**query.validated_data), request, view=self)
