@@ -18,7 +18,7 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
-from .models import Job, WebhookDelivery, WebhookEvent
+from .models import Job, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -100,5 +100,3 @@ def webhook_give_up(*, delivery_id, reason: str):
         status=WebhookDelivery.Status.FAILED, last_error=reason[:2000])
     logger.error("webhook %s abandoned: %s", delivery_id, reason)
 
-
-__all__ = ["WebhookEvent", "sign", "webhook_notify", "webhook_attempt", "webhook_give_up", "DeliveryFailedError"]
