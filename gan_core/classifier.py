@@ -68,10 +68,9 @@ def shift_augment(images, max_shift=2):
     return torch.roll(images, shifts=(dy, dx), dims=(2, 3))
 
 
-def train_classifier(out_path, *, data_root=None, epochs=4, batch_size=128, lr=1e-3, seed=0):
-    """Train on the 60,000 MNIST training images, save to ``out_path``, return test accuracy."""
+def fit_classifier(images, labels, *, data_root=None, epochs=4, batch_size=128, lr=1e-3, seed=0):
+    """Train a fresh classifier on uint8 images ``(N, 28, 28)``; return it (eval mode) and its real test accuracy."""
     torch.manual_seed(seed)
-    images, labels = load_mnist_tensors(data_root, train=True)
     batches = InMemoryBatches(images, labels, batch_size, "cpu", seed=seed)
     classifier = Classifier()
     optimizer = torch.optim.Adam(classifier.parameters(), lr=lr)
@@ -90,6 +89,14 @@ def train_classifier(out_path, *, data_root=None, epochs=4, batch_size=128, lr=1
         accuracy = accuracy_on_test_set(classifier, data_root)
         logger.info("epoch %d/%d loss %.4f test accuracy %.4f (%.0fs)", epoch + 1, epochs,
                     total_loss / batches.batches_per_epoch, accuracy, time.perf_counter() - start)
+    return classifier, accuracy
+
+
+def train_classifier(out_path, *, data_root=None, epochs=4, batch_size=128, lr=1e-3, seed=0):
+    """Train on the 60,000 MNIST training images, save to ``out_path``, return test accuracy."""
+    images, labels = load_mnist_tensors(data_root, train=True)
+    classifier, accuracy = fit_classifier(images, labels, data_root=data_root, epochs=epochs, batch_size=batch_size,
+                                          lr=lr, seed=seed)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": classifier.state_dict(), "test_accuracy": accuracy, "epochs": epochs}, out_path)

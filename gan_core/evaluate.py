@@ -22,7 +22,7 @@ import torch
 from .checkpoint import load_generator
 from .classifier import load_classifier
 from .data import load_mnist_tensors, to_model_range
-from .metrics import frechet_distance
+from .metrics import frechet_distance, kernel_inception_distance, memorization_ratio, precision_recall
 from .sampling import generate
 
 DEFAULT_CLASSIFIER = Path(__file__).resolve().parent / "weights" / "mnist_classifier.pt"
@@ -64,7 +64,7 @@ def reference_features(classifier, data_root, floor_count):
 
 
 @torch.no_grad()
-def evaluate(generator, classifier, *, per_digit=100, data_root=None, batch_size=500):
+def evaluate(generator, classifier, *, per_digit=100, data_root=None, batch_size=500, extended=False):
     """Return a dict of metrics; see the module docstring."""
     num_classes = generator.config.num_classes
     digits = [digit for digit in range(num_classes) for _ in range(per_digit)]
@@ -87,7 +87,7 @@ def evaluate(generator, classifier, *, per_digit=100, data_root=None, batch_size
             "agreement": (predictions[mask] == digit).float().mean().item(),
             "diversity_ratio": mean_pairwise_distance(features[mask]) / real_spread,
         }
-    return {
+    metrics = {
         "samples": len(digits),
         "agreement": (predictions == labels).float().mean().item(),
         "per_digit": per_class,
@@ -95,6 +95,38 @@ def evaluate(generator, classifier, *, per_digit=100, data_root=None, batch_size
         "frechet_distance": frechet_distance(features, real_features),
         "frechet_distance_floor": frechet_distance(floor_features, real_features),
     }
+    if extended:
+        metrics.update(extended_metrics(images, features, real_features, floor_features, data_root))
+    return metrics
+
+
+def extended_metrics(images, features, real_features, floor_features, data_root, subset=2000):
+    """KID, precision and recall in feature space, and the memorization check in pixel space."""
+    kid, kid_std = kernel_inception_distance(features, real_features)
+    kid_floor, _ = kernel_inception_distance(floor_features, real_features)
+    precision, recall = precision_recall(real_features, features)
+    train_images, _ = load_mnist_tensors(data_root, train=True)
+    test_images, _ = load_mnist_tensors(data_root, train=False)
+    choose = torch.randperm(len(images), generator=torch.Generator().manual_seed(1))[:subset]
+    choose_test = torch.randperm(len(test_images), generator=torch.Generator().manual_seed(2))[:subset]
+    ratio, copied = memorization_ratio(images[choose].flatten(1), to_model_range(train_images).flatten(1),
+                                       to_model_range(test_images[choose_test]).flatten(1))
+    return {"kid": kid, "kid_std": kid_std, "kid_floor": kid_floor, "precision": precision, "recall": recall,
+            "memorization_distance_ratio": ratio, "memorization_close_share": copied}
+
+
+def train_on_generated(generator, *, per_digit=6000, epochs=2, data_root=None):
+    """Train a fresh classifier on generated digits only and return its accuracy on the real test set."""
+    from .classifier import fit_classifier
+
+    num_classes = generator.config.num_classes
+    digits = [digit for digit in range(num_classes) for _ in range(per_digit)]
+    seeds = [EVALUATION_SEED + 10_000_000 + index for index in range(len(digits))]
+    images = torch.cat([generate(generator, digits[start : start + 1000], seeds[start : start + 1000])
+                        for start in range(0, len(digits), 1000)])
+    images_uint8 = torch.round((images.clamp(-1, 1) + 1) * 127.5).to(torch.uint8).squeeze(1)
+    _, accuracy = fit_classifier(images_uint8, torch.tensor(digits), data_root=data_root, epochs=epochs)
+    return accuracy
 
 
 def format_table(metrics):
@@ -103,8 +135,12 @@ def format_table(metrics):
         f"Frechet distance {metrics['frechet_distance']:.3f} (real training images: {metrics['frechet_distance_floor']:.3f})",
         "digit  agreement  diversity",
     ]
+    extras = [(key, metrics[key]) for key in ("kid", "kid_floor", "precision", "recall", "memorization_distance_ratio",
+                                               "memorization_close_share", "train_on_generated_accuracy")
+              if key in metrics]
     for digit, entry in metrics["per_digit"].items():
         lines.append(f"{digit:>5}  {entry['agreement']:>9.4f}  {entry['diversity_ratio']:>9.3f}")
+    lines += [f"{key} {value:.4f}" for key, value in extras]
     return "\n".join(lines)
 
 
@@ -115,10 +151,19 @@ def main(argv=None):
     parser.add_argument("--per-digit", type=int, default=100, help="samples per digit (default 100)")
     parser.add_argument("--data-root", default=None, help="folder holding MNIST/raw (default: GAN_DATA_ROOT or ../shared/data)")
     parser.add_argument("--json", type=Path, default=None, help="also write the metrics as JSON here")
+    parser.add_argument("--extended", action="store_true",
+                        help="also compute KID, precision/recall and the memorization check")
+    parser.add_argument("--togr-epochs", type=int, default=0,
+                        help="train a classifier on 60,000 generated digits for this many epochs and score it on "
+                             "the real test set (0: skip; it takes minutes on a CPU)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     generator, _ = load_generator(args.checkpoint)
-    metrics = evaluate(generator, load_classifier(args.classifier), per_digit=args.per_digit, data_root=args.data_root)
+    metrics = evaluate(generator, load_classifier(args.classifier), per_digit=args.per_digit, data_root=args.data_root,
+                       extended=args.extended)
+    if args.togr_epochs:
+        metrics["train_on_generated_accuracy"] = train_on_generated(generator, epochs=args.togr_epochs,
+                                                                    data_root=args.data_root)
     print(format_table(metrics))
     if args.json:
         args.json.write_text(json.dumps(metrics, indent=2))
