@@ -57,6 +57,16 @@ THROTTLED = error_response("Too many requests from this client; retry after Retr
 GONE = error_response("The job passed its retention time (GAN_RETENTION_HOURS); its images are deleted.")
 
 
+def existing_job(job_id):
+    """Return the job, or raise the API's 404 (unknown or malformed id) or 410 (expired)."""
+    try:
+        return job_get(job_id=job_id)
+    except JobNotFoundError as error:
+        raise exceptions.NotFound(str(error)) from error
+    except JobExpiredError as error:
+        raise Gone(str(error)) from error
+
+
 def json_body(request):
     """Return the parsed JSON body, or {} for an empty one.
 
@@ -141,12 +151,7 @@ class JobDetailView(APIView):
     @extend_schema(operation_id="get_job", responses={200: JobSerializer, 401: UNAUTHORIZED, 404: NOT_FOUND, 410: GONE,
                                                                429: THROTTLED})
     def get(self, request, job_id):
-        try:
-            job = job_get(job_id=job_id)
-        except JobNotFoundError as error:
-            raise exceptions.NotFound(str(error)) from error
-        except JobExpiredError as error:
-            raise Gone(str(error)) from error
+        job = existing_job(job_id)
         return Response(JobSerializer(job, context={"request": request}).data)
 
 
@@ -156,12 +161,7 @@ class JobCancelView(APIView):
     @extend_schema(operation_id="cancel_job", request=None, responses={200: JobSerializer, 401: UNAUTHORIZED, 404: NOT_FOUND, 410: GONE,
                                                                429: THROTTLED})
     def post(self, request, job_id):
-        try:
-            job = job_get(job_id=job_id)
-        except JobNotFoundError as error:
-            raise exceptions.NotFound(str(error)) from error
-        except JobExpiredError as error:
-            raise Gone(str(error)) from error
+        job = existing_job(job_id)
         job_cancel(job_id=job.id)
         job = job_get(job_id=job.id)
         return Response(JobSerializer(job, context={"request": request}).data)
