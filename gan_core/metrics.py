@@ -69,8 +69,8 @@ def _nearest_distances(queries, references, k=1, chunk=1024, exclude_self=False)
 def precision_recall(real_features, fake_features, k=3):
     """Return (precision, recall) with k-nearest-neighbour manifolds (Kynkäänniemi et al., 2019).
 
-    Precision is the share of fake samples inside the union of balls around real samples,
-    each ball reaching that sample's k-th nearest real neighbour; recall swaps the roles.
+    Precision is the share of fake samples inside the union of balls around real samples.
+    Each ball reaches its sample's k-th nearest real neighbour. Recall swaps the two roles.
     """
 
     def coverage(points, manifold):
@@ -87,10 +87,11 @@ def precision_recall(real_features, fake_features, k=3):
 def memorization_ratio(samples, train, test):
     """Compare each sample's distance to its nearest training image with the same distance for test images.
 
-    All inputs are flattened images ``(N, D)``. Returns the median sample-to-train
-    distance over the median test-to-train distance (near 1: samples are as far from the
-    training set as unseen real digits; well below 1: the generator copies training
-    images) and the share of samples closer to a training image than 99% of test images are.
+    All inputs are flattened images ``(N, D)``. Returns two numbers. The first is the median
+    sample-to-train distance over the median test-to-train distance: near 1, samples are as
+    far from the training set as unseen real digits, and well below 1, the generator copies
+    training images. The second is the share of samples closer to a training image than
+    99% of test images are.
     """
     sample_distances = _nearest_distances(samples, train)
     test_distances = _nearest_distances(test, train)

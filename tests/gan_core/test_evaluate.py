@@ -1,4 +1,4 @@
-"""The quality metrics on inputs whose answer is known: real digits, blurred digits, and a label-blind model."""
+"""The quality metrics on inputs with a known result: real digits, blurred digits, copies and a label-blind model."""
 
 import pytest
 import torch
