@@ -68,7 +68,7 @@ def main(argv=None):
     for batch in (1, 64, 1024):
         latent, labels = torch.randn(batch, generator.config.latent_dim), torch.randint(0, 10, (batch,))
 
-        def forward():
+        def forward(latent=latent, labels=labels):
             with torch.no_grad():
                 generator(latent, labels)
 

@@ -4,18 +4,27 @@ Status changes happen only in :func:`_transition`, a conditional UPDATE, so two
 processes racing on one job cannot both win and a terminal status never changes.
 """
 
+import hashlib
+import json
 import logging
+import os
 import secrets
+from datetime import timedelta
 
+import redis
 from django.conf import settings
-from django.db import transaction
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
+from backend.training.selectors import active_model_source
 from gan_core.sampling import MAX_SEED
 
-from .models import TERMINAL_STATUSES, Job, JobImage, JobKind, JobStatus, WebhookEvent
+from . import events
+from .models import TERMINAL_STATUSES, IdempotencyKey, Job, JobImage, JobKind, JobStatus, WebhookEvent
+from .webhooks import webhook_notify
 
 logger = logging.getLogger(__name__)
 
@@ -64,22 +73,14 @@ def validate_generate_parameters(*, digit, count, seed, max_count=MAX_COUNT, str
 
 def queue_depth() -> int:
     """Return the number of tasks waiting on the generate queue (the length of Celery's Redis list)."""
-    import redis
-
-    from .events import redis_client
-
     try:
-        return redis_client().llen(GENERATE_QUEUE)
+        return events.redis_client().llen(GENERATE_QUEUE)
     except redis.RedisError as error:
         raise QueueUnavailableError(f"the job queue is unavailable: {error}") from error
 
 
 def check_can_enqueue():
     """Raise unless a new job could be generated: a model exists and the queue has room."""
-    import os
-
-    from backend.training.selectors import active_model_source
-
     model_path = active_model_source().path
     if not os.path.exists(model_path):
         raise ModelUnavailableError(
@@ -151,8 +152,6 @@ def job_create(*, digit: int | None = None, count: int = 1, seed: int | None = N
     check_can_enqueue()
     if seed is None:
         seed = secrets.randbelow(MAX_SEED + 1)
-    from datetime import timedelta
-
     expires_at = timezone.now() + timedelta(hours=settings.GAN["RETENTION_HOURS"])
     job = Job(kind=kind, options=options, digit=digit, count=count, seed=seed, stream=stream, expires_at=expires_at,
               webhook_url=webhook or "",
@@ -177,13 +176,6 @@ def job_create_idempotent(*, key: str, **parameters) -> tuple[Job, bool]:
     A repeat with the same key and parameters returns the first job (``created`` False).
     Raises :class:`IdempotencyConflictError` when the parameters differ.
     """
-    import hashlib
-    import json
-
-    from django.db import IntegrityError
-
-    from .models import IdempotencyKey
-
     request_hash = hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest()
     existing = IdempotencyKey.objects.select_related("job").filter(key=key).first()
     if existing is None:
@@ -204,7 +196,8 @@ def job_create_idempotent(*, key: str, **parameters) -> tuple[Job, bool]:
 
 
 def _enqueue_generation(job_id):
-    from worker.tasks import generate_job  # imported late: the web process never needs torch for this
+    # Imported when first used, so importing the services does not load the Celery app.
+    from worker.tasks import generate_job
 
     generate_job.apply_async(args=[str(job_id)], queue=GENERATE_QUEUE)
 
@@ -214,8 +207,6 @@ def _transition(job_id, *, from_statuses, to_status, **fields) -> bool:
 
     Reaching a terminal status wakes the requests waiting on the job.
     """
-    from . import events
-
     updated = Job.objects.filter(id=job_id, status__in=list(from_statuses)).update(status=to_status, **fields)
     if updated and to_status in TERMINAL_STATUSES:
         events.publish_job_finished(job_id, to_status)
@@ -224,8 +215,6 @@ def _transition(job_id, *, from_statuses, to_status, **fields) -> bool:
 
 
 def _notify_webhook(job_id, event):
-    from .webhooks import webhook_notify
-
     try:
         webhook_notify(job_id=job_id, event=event)
     except BrokerError as error:
@@ -258,8 +247,6 @@ def job_store_images(*, job: Job, images: list[dict]) -> list[JobImage]:
     ``images`` are dicts with index, digit, seed and png. A redelivered job replaces
     its own earlier rows for the same indices.
     """
-    from django.core.files.base import ContentFile
-
     rows = []
     for image in images:
         row = JobImage(job=job, index=image["index"], digit=image["digit"], seed=image["seed"],
@@ -315,8 +302,6 @@ def jobs_purge_expired() -> dict:
     An expired job's row stays for ``GAN["TOMBSTONE_DAYS"]`` so it can still return 410.
     After that the row is deleted too, with its idempotency key. Returns counts for the log.
     """
-    from datetime import timedelta
-
     now = timezone.now()
     images = JobImage.objects.filter(job__expires_at__lte=now)
     files_deleted = 0
@@ -333,7 +318,5 @@ def jobs_purge_expired() -> dict:
 
 def job_store_artifact(*, job: Job, name: str, content: bytes):
     """Store the job's sprite sheet or animation as ``jobs/<job id>/<name>``."""
-    from django.core.files.base import ContentFile
-
     job.artifact.save(f"{job.id}/{name}", ContentFile(content), save=False)
     Job.objects.filter(id=job.id).update(artifact=job.artifact.name)
