@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from .config import ModelConfig, config_from_dict
-from .models import Generator
+from .models import build_generator
 
 FORMAT_VERSION = 1
 
@@ -70,7 +70,7 @@ def load_generator(path, device="cpu"):
     only on its own latent and label, not on the rest of the batch.
     """
     state = load_checkpoint(path)
-    generator = Generator(config_from_dict(ModelConfig, state["model_config"]))
+    generator = build_generator(config_from_dict(ModelConfig, state["model_config"]))
     generator.load_state_dict(state["generator_ema"])
     generator.to(device).eval()
     for parameter in generator.parameters():

@@ -1,10 +1,11 @@
-"""The evaluation classifier: a small CNN trained on real MNIST only, never used in GAN training.
+"""The evaluation classifier: a small CNN trained on one real dataset only, never used in GAN training.
 
 It judges generated digits: how often it agrees with the requested class, and (through
 ``features``) where samples sit relative to real images. It takes images in [-1, 1],
 the same scale as the generator's output and as its own training data.
 
-Train it with ``python -m gan_core.classifier --out gan_core/weights/mnist_classifier.pt``.
+Train it with ``python -m gan_core.classifier --out gan_core/weights/mnist_classifier.pt``
+(add ``--dataset fashion-mnist`` for Fashion-MNIST's).
 """
 
 import argparse
@@ -17,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import InMemoryBatches, load_mnist_tensors, to_model_range
+from .data import DATASETS, InMemoryBatches, load_dataset_tensors, to_model_range
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +58,8 @@ def predict(classifier, images, batch_size=1000):
 
 
 @torch.no_grad()
-def accuracy_on_test_set(classifier, data_root=None):
-    images, labels = load_mnist_tensors(data_root, train=False)
+def accuracy_on_test_set(classifier, data_root=None, dataset="mnist"):
+    images, labels = load_dataset_tensors(dataset, data_root, train=False)
     return (predict(classifier, to_model_range(images)) == labels).float().mean().item()
 
 
@@ -68,7 +69,7 @@ def shift_augment(images, max_shift=2):
     return torch.roll(images, shifts=(dy, dx), dims=(2, 3))
 
 
-def fit_classifier(images, labels, *, data_root=None, epochs=4, batch_size=128, lr=1e-3, seed=0):
+def fit_classifier(images, labels, *, data_root=None, dataset="mnist", epochs=4, batch_size=128, lr=1e-3, seed=0):
     """Train a fresh classifier on uint8 images ``(N, 28, 28)``; return it (eval mode) and its real test accuracy."""
     torch.manual_seed(seed)
     batches = InMemoryBatches(images, labels, batch_size, "cpu", seed=seed)
@@ -86,20 +87,21 @@ def fit_classifier(images, labels, *, data_root=None, epochs=4, batch_size=128, 
             schedule.step()
             total_loss += loss.item()
         classifier.eval()
-        accuracy = accuracy_on_test_set(classifier, data_root)
+        accuracy = accuracy_on_test_set(classifier, data_root, dataset)
         logger.info("epoch %d/%d loss %.4f test accuracy %.4f (%.0fs)", epoch + 1, epochs,
                     total_loss / batches.batches_per_epoch, accuracy, time.perf_counter() - start)
     return classifier, accuracy
 
 
-def train_classifier(out_path, *, data_root=None, epochs=4, batch_size=128, lr=1e-3, seed=0):
-    """Train on the 60,000 MNIST training images, save to ``out_path``, return test accuracy."""
-    images, labels = load_mnist_tensors(data_root, train=True)
-    classifier, accuracy = fit_classifier(images, labels, data_root=data_root, epochs=epochs, batch_size=batch_size,
-                                          lr=lr, seed=seed)
+def train_classifier(out_path, *, data_root=None, dataset="mnist", epochs=4, batch_size=128, lr=1e-3, seed=0):
+    """Train on the dataset's 60,000 training images, save to ``out_path``, return test accuracy."""
+    images, labels = load_dataset_tensors(dataset, data_root, train=True)
+    classifier, accuracy = fit_classifier(images, labels, data_root=data_root, dataset=dataset, epochs=epochs,
+                                          batch_size=batch_size, lr=lr, seed=seed)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": classifier.state_dict(), "test_accuracy": accuracy, "epochs": epochs}, out_path)
+    torch.save({"state_dict": classifier.state_dict(), "test_accuracy": accuracy, "epochs": epochs,
+                "dataset": dataset}, out_path)
     return accuracy
 
 
@@ -113,14 +115,16 @@ def load_classifier(path, device="cpu"):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m gan_core.classifier", description="Train the evaluation classifier.")
     parser.add_argument("--out", type=Path, required=True, help="where to write the classifier weights")
-    parser.add_argument("--data-root", default=None, help="folder holding MNIST/raw (default: GAN_DATA_ROOT or ../shared/data)")
+    parser.add_argument("--dataset", default="mnist", choices=DATASETS, help="the real dataset to learn (default mnist)")
+    parser.add_argument("--data-root", default=None,
+                        help="folder holding MNIST/raw, or Fashion-MNIST's *-ubyte.gz files (default: see gan_core.data)")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    accuracy = train_classifier(args.out, data_root=args.data_root, epochs=args.epochs)
+    accuracy = train_classifier(args.out, data_root=args.data_root, dataset=args.dataset, epochs=args.epochs)
     print(f"test accuracy {accuracy:.4f}; saved {args.out}")
     return 0
 

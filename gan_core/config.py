@@ -19,14 +19,20 @@ class ModelConfig:
     critic_width: int = 48
     # Images are single-channel; the layer shapes fix their size at 28x28.
     image_channels: int = 1
+    # Let the label set every generator batch norm's gain and bias too, not only the
+    # input (conditional batch norm). Off in checkpoints saved before the option existed.
+    conditional_norm: bool = False
 
 
 @dataclass
 class TrainConfig:
     """Optimisation settings for one training run."""
 
+    # "mnist" or "fashion-mnist" (gan_core.data.DATASETS).
     dataset: str = "mnist"
-    # Folder that contains MNIST/raw in torchvision's layout. Empty means GAN_DATA_ROOT, else ../shared/data.
+    # For MNIST, the folder that contains MNIST/raw in torchvision's layout (empty: GAN_DATA_ROOT,
+    # else ../shared/data); for Fashion-MNIST, the folder of its four *-ubyte.gz files (empty:
+    # GAN_FASHION_MNIST_ROOT, else Debian's /usr/share/datasets/fashion-mnist).
     data_root: str = ""
     # Number of full passes over the 60,000 training images; ``max_steps`` wins when set.
     epochs: int = 10
@@ -60,6 +66,9 @@ class TrainConfig:
     checkpoint_every: int = 1000
 
     def __post_init__(self):
+        from .data import check_dataset
+
+        check_dataset(self.dataset)
         if self.n_critic < 1:
             raise ValueError(f"n_critic must be at least 1, got {self.n_critic}")
         if self.batch_size < 1:

@@ -21,11 +21,17 @@ import torch
 
 from .checkpoint import load_generator
 from .classifier import load_classifier
-from .data import load_mnist_tensors, to_model_range
+from .data import check_dataset, load_dataset_tensors, to_model_range
 from .metrics import frechet_distance, kernel_inception_distance, memorization_ratio, precision_recall
 from .sampling import generate
 
-DEFAULT_CLASSIFIER = Path(__file__).resolve().parent / "weights" / "mnist_classifier.pt"
+WEIGHTS = Path(__file__).resolve().parent / "weights"
+DEFAULT_CLASSIFIER = WEIGHTS / "mnist_classifier.pt"
+
+
+def default_classifier(dataset):
+    """Return the shipped evaluation classifier of ``dataset``: ``weights/<dataset>_classifier.pt``."""
+    return WEIGHTS / f"{check_dataset(dataset).replace('-', '_')}_classifier.pt"
 # Seeds of the evaluation samples start here, away from the small seeds that demos and tests use.
 EVALUATION_SEED = 1_000_000
 
@@ -43,17 +49,17 @@ _reference_cache = {}
 
 
 @torch.no_grad()
-def reference_features(classifier, data_root, floor_count):
+def reference_features(classifier, data_root, floor_count, dataset="mnist"):
     """Return test labels, test-set features and the features of ``floor_count`` random training images.
 
     Cached per classifier in the process, because a training run scores every checkpoint.
     The floor uses as many training images as there are samples, because the Fréchet
     distance's bias depends on the sample count.
     """
-    key = (id(classifier), data_root, floor_count)
+    key = (id(classifier), data_root, floor_count, dataset)
     if key not in _reference_cache:
-        test_images, test_labels = load_mnist_tensors(data_root, train=False)
-        train_images, _ = load_mnist_tensors(data_root, train=True)
+        test_images, test_labels = load_dataset_tensors(dataset, data_root, train=False)
+        train_images, _ = load_dataset_tensors(dataset, data_root, train=True)
         floor_index = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(0))[:floor_count]
         _reference_cache[key] = (
             test_labels,
@@ -64,7 +70,7 @@ def reference_features(classifier, data_root, floor_count):
 
 
 @torch.no_grad()
-def evaluate(generator, classifier, *, per_digit=100, data_root=None, batch_size=500, extended=False):
+def evaluate(generator, classifier, *, per_digit=100, data_root=None, batch_size=500, extended=False, dataset="mnist"):
     """Return a dict of metrics; see the module docstring."""
     num_classes = generator.config.num_classes
     digits = [digit for digit in range(num_classes) for _ in range(per_digit)]
@@ -77,7 +83,7 @@ def evaluate(generator, classifier, *, per_digit=100, data_root=None, batch_size
     predictions = classifier(images).argmax(dim=1)
     features = classifier.features(images)
 
-    real_labels, real_features, floor_features = reference_features(classifier, data_root, len(digits))
+    real_labels, real_features, floor_features = reference_features(classifier, data_root, len(digits), dataset)
     per_class = {}
     for digit in range(num_classes):
         mask = labels == digit
@@ -96,17 +102,17 @@ def evaluate(generator, classifier, *, per_digit=100, data_root=None, batch_size
         "frechet_distance_floor": frechet_distance(floor_features, real_features),
     }
     if extended:
-        metrics.update(extended_metrics(images, features, real_features, floor_features, data_root))
+        metrics.update(extended_metrics(images, features, real_features, floor_features, data_root, dataset=dataset))
     return metrics
 
 
-def extended_metrics(images, features, real_features, floor_features, data_root, subset=2000):
+def extended_metrics(images, features, real_features, floor_features, data_root, subset=2000, dataset="mnist"):
     """KID, precision and recall in feature space, and the memorization check in pixel space."""
     kid, kid_std = kernel_inception_distance(features, real_features)
     kid_floor, _ = kernel_inception_distance(floor_features, real_features)
     precision, recall = precision_recall(real_features, features)
-    train_images, _ = load_mnist_tensors(data_root, train=True)
-    test_images, _ = load_mnist_tensors(data_root, train=False)
+    train_images, _ = load_dataset_tensors(dataset, data_root, train=True)
+    test_images, _ = load_dataset_tensors(dataset, data_root, train=False)
     choose = torch.randperm(len(images), generator=torch.Generator().manual_seed(1))[:subset]
     choose_test = torch.randperm(len(test_images), generator=torch.Generator().manual_seed(2))[:subset]
     ratio, copied = memorization_ratio(images[choose].flatten(1), to_model_range(train_images).flatten(1),
@@ -115,7 +121,7 @@ def extended_metrics(images, features, real_features, floor_features, data_root,
             "memorization_distance_ratio": ratio, "memorization_close_share": copied}
 
 
-def train_on_generated(generator, *, per_digit=6000, epochs=2, data_root=None):
+def train_on_generated(generator, *, per_digit=6000, epochs=2, data_root=None, dataset="mnist"):
     """Train a fresh classifier on generated digits only and return its accuracy on the real test set."""
     from .classifier import fit_classifier
 
@@ -125,7 +131,7 @@ def train_on_generated(generator, *, per_digit=6000, epochs=2, data_root=None):
     images = torch.cat([generate(generator, digits[start : start + 1000], seeds[start : start + 1000])
                         for start in range(0, len(digits), 1000)])
     images_uint8 = torch.round((images.clamp(-1, 1) + 1) * 127.5).to(torch.uint8).squeeze(1)
-    _, accuracy = fit_classifier(images_uint8, torch.tensor(digits), data_root=data_root, epochs=epochs)
+    _, accuracy = fit_classifier(images_uint8, torch.tensor(digits), data_root=data_root, dataset=dataset, epochs=epochs)
     return accuracy
 
 
@@ -147,9 +153,11 @@ def format_table(metrics):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m gan_core.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path, help="a checkpoint from gan_core.train (full or exported)")
-    parser.add_argument("--classifier", type=Path, default=DEFAULT_CLASSIFIER, help="evaluation classifier weights")
+    parser.add_argument("--classifier", type=Path, default=None,
+                        help="evaluation classifier weights (default: the shipped one of the checkpoint's dataset)")
     parser.add_argument("--per-digit", type=int, default=100, help="samples per digit (default 100)")
-    parser.add_argument("--data-root", default=None, help="folder holding MNIST/raw (default: GAN_DATA_ROOT or ../shared/data)")
+    parser.add_argument("--data-root", default=None,
+                        help="folder holding MNIST/raw, or Fashion-MNIST's *-ubyte.gz files (default: see gan_core.data)")
     parser.add_argument("--json", type=Path, default=None, help="also write the metrics as JSON here")
     parser.add_argument("--extended", action="store_true",
                         help="also compute KID, precision/recall and the memorization check")
@@ -158,12 +166,16 @@ def main(argv=None):
                              "the real test set (0: skip; it takes minutes on a CPU)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    generator, _ = load_generator(args.checkpoint)
-    metrics = evaluate(generator, load_classifier(args.classifier), per_digit=args.per_digit, data_root=args.data_root,
-                       extended=args.extended)
+    generator, state = load_generator(args.checkpoint)
+    # The checkpoint names the dataset it was trained on; older ones are MNIST.
+    dataset = state.get("train_config", {}).get("dataset", "mnist")
+    classifier = load_classifier(args.classifier or default_classifier(dataset))
+    metrics = evaluate(generator, classifier, per_digit=args.per_digit, data_root=args.data_root,
+                       extended=args.extended, dataset=dataset)
+    metrics["dataset"] = dataset
     if args.togr_epochs:
         metrics["train_on_generated_accuracy"] = train_on_generated(generator, epochs=args.togr_epochs,
-                                                                    data_root=args.data_root)
+                                                                    data_root=args.data_root, dataset=dataset)
     print(format_table(metrics))
     if args.json:
         args.json.write_text(json.dumps(metrics, indent=2))

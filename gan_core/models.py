@@ -51,6 +51,53 @@ class Generator(nn.Module):
         return self.upsample(hidden)
 
 
+class ConditionalBatchNorm(nn.Module):
+    """Batch norm whose gain and bias are computed from the label embedding (de Vries et al., 2017).
+
+    Gain and bias are linear in the embedding rather than looked up per class, so
+    ``synthesize`` still works on a mix of two labels' embeddings.
+    """
+
+    def __init__(self, norm, embedding_dim):
+        super().__init__()
+        self.norm = norm  # a BatchNorm2d with affine=False
+        self.gain = nn.Linear(embedding_dim, norm.num_features)
+        self.bias = nn.Linear(embedding_dim, norm.num_features)
+
+    def forward(self, hidden, label_embedding):
+        gain = 1.0 + self.gain(label_embedding)[:, :, None, None]
+        return self.norm(hidden) * gain + self.bias(label_embedding)[:, :, None, None]
+
+
+class ConditionalNormGenerator(Generator):
+    """The same layers as :class:`Generator`, with the label also setting every batch norm's gain and bias.
+
+    The label then shapes each resolution, not only the input, which is the generator
+    side of the projection-critic setup (Miyato and Koyama, 2018).
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(config)
+        width, embedding_dim = config.generator_width, config.latent_dim
+        channels = (4 * width, 2 * width, width)
+        self.project = nn.Linear(2 * embedding_dim, 4 * width * 7 * 7, bias=False)
+        self.up1 = nn.ConvTranspose2d(4 * width, 2 * width, 4, stride=2, padding=1, bias=False)
+        self.up2 = nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=False)
+        self.to_image = nn.Conv2d(width, config.image_channels, 3, padding=1)
+        self.norms = nn.ModuleList([
+            ConditionalBatchNorm(nn.BatchNorm2d(count, affine=False), embedding_dim) for count in channels
+        ])
+        del self.upsample
+
+    def synthesize(self, latent, label_embedding):
+        hidden = self.project(torch.cat([latent, label_embedding], dim=1))
+        hidden = hidden.view(-1, 4 * self.config.generator_width, 7, 7)
+        hidden = torch.relu(self.norms[0](hidden, label_embedding))  # (B, 4w, 7, 7)
+        hidden = torch.relu(self.norms[1](self.up1(hidden), label_embedding))  # (B, 2w, 14, 14)
+        hidden = torch.relu(self.norms[2](self.up2(hidden), label_embedding))  # (B, w, 28, 28)
+        return torch.tanh(self.to_image(hidden))
+
+
 class Critic(nn.Module):
     """Scores images ``(B, 1, 28, 28)`` with labels ``(B,)``; returns ``(B,)`` unbounded scores.
 
@@ -86,9 +133,14 @@ class Critic(nn.Module):
         return self.score(features).squeeze(1) + projection
 
 
+def build_generator(config: ModelConfig):
+    """Return the generator class the config asks for, with PyTorch's default initialisation."""
+    return (ConditionalNormGenerator if config.conditional_norm else Generator)(config)
+
+
 def build_models(config: ModelConfig):
     """Return a freshly initialised ``(generator, critic)`` pair."""
-    generator, critic = Generator(config), Critic(config)
+    generator, critic = build_generator(config), Critic(config)
     for module in list(generator.modules()) + list(critic.modules()):
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             nn.init.normal_(module.weight, 0.0, 0.02)

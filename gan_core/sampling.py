@@ -32,15 +32,34 @@ def image_seeds(first_seed, count):
     return [(first_seed + index) % (MAX_SEED + 1) for index in range(count)]
 
 
+# Forward passes run on a multiple of this many rows. On the CPU, PyTorch picks other
+# matrix-multiply and transposed-convolution kernels for some batch sizes (1-3, 5, 7, ...),
+# and they sum in another order, which moves a few pixels by one grey level. With aligned
+# batches an image's bytes do not depend on how many other images share its batch, so
+# the worker can coalesce jobs (tests/gan_core/test_sampling.py checks this).
+ROW_ALIGNMENT = 4
+
+
 @torch.no_grad()
-def generate(generator, digits, seeds, device=None):
-    """Return images ``(B, 1, 28, 28)`` in [-1, 1] on the CPU, one per (digit, seed) pair."""
+def generate(generator, digits, seeds, device=None, align=True):
+    """Return images ``(B, 1, 28, 28)`` in [-1, 1] on the CPU, one per (digit, seed) pair.
+
+    The same (digit, seed) gives the same image whatever else is in the batch. With
+    ``align=False`` the pass has exactly B rows, which is cheaper for B = 1 but may
+    differ from other batch sizes in the last bits (the benchmarks' baselines use it).
+    """
     assert len(digits) == len(seeds), f"{len(digits)} digits but {len(seeds)} seeds"
     device = device or next(generator.parameters()).device
     latent_dim = generator.config.latent_dim
-    latent = torch.stack([latent_for_seed(seed, latent_dim) for seed in seeds]).to(device)
-    labels = torch.tensor(digits, dtype=torch.long, device=device)
-    return generator(latent, labels).float().cpu()
+    latent = torch.stack([latent_for_seed(seed, latent_dim) for seed in seeds])  # (B, latent_dim)
+    labels = torch.tensor(digits, dtype=torch.long)
+    padding = -len(seeds) % ROW_ALIGNMENT if align else 0
+    if padding:
+        # Repeat the first row; the extra outputs are dropped.
+        latent = torch.cat([latent, latent[:1].expand(padding, -1)])
+        labels = torch.cat([labels, labels[:1].expand(padding)])
+    images = generator(latent.to(device), labels.to(device)).float().cpu()
+    return images[: len(seeds)]
 
 
 def slerp(start, end, fraction):

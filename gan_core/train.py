@@ -21,9 +21,19 @@ from .training import NonFiniteLossError, export_release, train
 def add_config_flags(parser, cls):
     for item in fields(cls):
         flag = "--" + item.name.replace("_", "-")
-        kind = type(item.default)
+        kind = parse_bool if isinstance(item.default, bool) else type(item.default)
         parser.add_argument(flag, dest=item.name, type=kind, default=item.default,
                             help=f"{cls.__name__}.{item.name} (default: {item.default!r})")
+
+
+def parse_bool(text):
+    """``bool("false")`` is True, so boolean flags take an explicit spelling."""
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
 def build_parser():

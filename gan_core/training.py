@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from . import checkpoint as ckpt
 from .config import ModelConfig, TrainConfig, config_from_dict
-from .data import InMemoryBatches, load_mnist_tensors
+from .data import InMemoryBatches, load_dataset_tensors
 from .losses import critic_loss, generator_loss, gradient_penalty
 from .models import build_models
 from .sampling import grid_png, latent_for_seed
@@ -117,7 +117,7 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
     torch.manual_seed(train_config.seed)
 
     # Data: the whole training set on the device, in [-1, 1].
-    images, labels = load_mnist_tensors(train_config.data_root or None, train=True)
+    images, labels = load_dataset_tensors(train_config.dataset, train_config.data_root or None, train=True)
     batches = InMemoryBatches(images, labels, train_config.batch_size, device, seed=train_config.seed)
     steps = total_steps(train_config, batches.batches_per_epoch)
     steps_per_epoch = max(1, batches.batches_per_epoch // train_config.n_critic)
