@@ -17,9 +17,14 @@ def web_command(args):
 
 
 def worker_command(args):
-    return [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", args.queues,
-            "--concurrency", str(args.processes), "--pool", args.pool, "--loglevel", "INFO",
-            "--without-gossip", "--without-mingle", "--hostname", f"{args.queues.replace(',', '-')}-{os.getpid()}@%h"]
+    command = [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", args.queues,
+               "--concurrency", str(args.processes), "--pool", args.pool, "--loglevel", "INFO",
+               "--without-gossip", "--without-mingle", "--hostname", f"{args.queues.replace(',', '-')}-{os.getpid()}@%h"]
+    if "train" in args.queues.split(","):
+        # One training run per worker: a prefetched run would wait behind the current one.
+        # Generate workers keep the settings' prefetch, which lets them buffer a batch of jobs.
+        command += ["--prefetch-multiplier", "1"]
+    return command
 
 
 def gateway_command(args):

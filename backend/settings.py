@@ -72,6 +72,10 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'd
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker write to the same file; wait for the lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # Write-ahead logging lets readers run beside the one writer, and synchronous=NORMAL
+    # commits without waiting for the disk each time: a crash of a process loses nothing,
+    # only a power cut can lose the last commits.
+    DATABASES["default"]["OPTIONS"]["init_command"] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
     DATABASES["default"]["TEST"] = {"NAME": env.str("GAN_TEST_DATABASE", default=str(VAR_DIR / "test-db.sqlite3"))}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -143,7 +147,10 @@ CELERY_RESULT_BACKEND = None
 # A task is acknowledged after it finishes, so a worker that dies mid-task leaves it to be redelivered.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A generate worker reserves up to this many messages per pool process, so dynamic batching
+# (GAN["BATCH_MAX_JOBS"]) has messages to coalesce; train workers are started with 1.
+BATCH_MAX_JOBS = env.int("GAN_BATCH_MAX_JOBS", default=32)
+CELERY_WORKER_PREFETCH_MULTIPLIER = BATCH_MAX_JOBS
 CELERY_TASK_DEFAULT_QUEUE = "generate"
 CELERY_TASK_ROUTES = {
     "gan.generate": {"queue": "generate"},
@@ -175,13 +182,20 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 
 GAN = {
     # Sampling checkpoint of the default model (EMA generator, written by gan_core.train --export).
+    # Fashion-MNIST's default model; MODEL_PATH is MNIST's.
+    "FASHION_MODEL_PATH": env.str("GAN_FASHION_MODEL_PATH", default=str(BASE_DIR / "gan_core" / "weights" / "fashion_mnist.pt")),
     "MODEL_PATH": env.str("GAN_MODEL_PATH", default=str(BASE_DIR / "gan_core" / "weights" / "mnist.pt")),
     # "auto" uses CUDA in the worker when it is available.
     "DEVICE": env.str("GAN_DEVICE", default="auto"),
     # Torch threads per worker process; 0 divides the machine's cores among the pool processes.
     "TORCH_THREADS": env.int("GAN_TORCH_THREADS", default=0),
-    # Images per forward pass inside one job.
+    # Images per forward pass (within one job, or across jobs generated together).
     "BATCH_SIZE": env.int("GAN_BATCH_SIZE", default=64),
+    # Dynamic batching (worker.tasks.GenerateBatches): while a batch runs, the worker buffers
+    # up to BATCH_MAX_JOBS generate messages for the next one, for at most BATCH_MAX_WAIT_MS.
+    # An idle worker starts a lone message at once. BATCH_MAX_JOBS=1 turns batching off.
+    "BATCH_MAX_JOBS": BATCH_MAX_JOBS,
+    "BATCH_MAX_WAIT_MS": env.float("GAN_BATCH_MAX_WAIT_MS", default=10.0),
     # Times a job may be started; a worker lost mid-job leads to redelivery and another start.
     "MAX_ATTEMPTS": env.int("GAN_MAX_ATTEMPTS", default=3),
     # New jobs are rejected (503 over REST, RESOURCE_EXHAUSTED over gRPC) while this many wait.
@@ -222,6 +236,10 @@ TRAINING = {
     # A version whose classifier agreement is below this needs an explicit override to activate.
     "QUALITY_FLOOR": env.float("GAN_QUALITY_FLOOR", default=0.95),
     "CLASSIFIER_PATH": env.str("GAN_CLASSIFIER_PATH", default=str(BASE_DIR / "gan_core" / "weights" / "mnist_classifier.pt")),
+    # The same two for Fashion-MNIST runs; its classes are harder to tell apart, even for the classifier (about 92%).
+    "FASHION_QUALITY_FLOOR": env.float("GAN_FASHION_QUALITY_FLOOR", default=0.80),
+    "FASHION_CLASSIFIER_PATH": env.str("GAN_FASHION_CLASSIFIER_PATH",
+                                       default=str(BASE_DIR / "gan_core" / "weights" / "fashion_mnist_classifier.pt")),
 }
 
 LOGGING = {

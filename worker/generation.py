@@ -37,17 +37,98 @@ def plan_images(job, num_classes):
              "seed": seed} for index, seed in enumerate(seeds)]
 
 
+def can_coalesce(job):
+    """Plain image jobs answered in one response can share forward passes with other jobs."""
+    return job.kind == JobKind.IMAGES and not job.stream
+
+
+def run_generate_batch(job_ids):
+    """Run the jobs that arrived together; plain image jobs share forward passes, the rest run one by one.
+
+    A failure fails only the jobs it concerns: the shared pass fails its jobs, and a job
+    run alone fails alone.
+    """
+    jobs, leftover_ids = services.jobs_start(job_ids=job_ids)
+    for job_id in leftover_ids:
+        # Not startable in bulk: finished, canceled, redelivered, or out of attempts; job_start decides.
+        run_alone(job_id)
+    shared = {}
+    for job in jobs:
+        if can_coalesce(job):
+            shared.setdefault(job.dataset, []).append(job)
+    for dataset, group in shared.items():
+        try:
+            run_coalesced(group, dataset)
+        except Exception as error:  # noqa: BLE001 - recorded on every job of the pass, then logged
+            for job in group:
+                fail_job(job.id, error)
+    for job in jobs:
+        if not can_coalesce(job):
+            run_alone(job.id, job)
+
+
+def run_alone(job_id, started_job=None):
+    """Run one job by itself; an exception fails that job only (and ends its stream)."""
+    try:
+        if started_job is None:
+            run_generate_job(job_id)
+        else:
+            run_started_job(started_job)
+    except Exception as error:  # noqa: BLE001 - recorded on the job, then logged
+        fail_job(job_id, error)
+
+
+def fail_job(job_id, error):
+    """Mark the job failed with the exception as its reason, and end its stream if it has one."""
+    from backend.jobs.models import Job
+
+    reason = f"{type(error).__name__}: {error}"
+    logger.error("job %s failed: %s", job_id, reason, exc_info=error)
+    if services.job_fail(job_id=job_id, reason=reason) and Job.objects.filter(id=job_id, stream=True).exists():
+        events.publish_end(job_id, JobStatus.FAILED, reason)
+
+
+def run_coalesced(jobs, dataset="mnist"):
+    """Generate every image of ``jobs`` in shared forward passes of up to ``GAN["BATCH_SIZE"]`` images.
+
+    Each image depends only on its digit, seed and model version, never on the other
+    rows of its batch (see ``gan_core.sampling.generate``), so the result is the same
+    as running each job alone. All jobs are of ``dataset``.
+    """
+    source = active_model_source(dataset)
+    model = get_model(source.path, source.version)
+    num_classes = model.generator.config.num_classes
+    plan = [(job, item) for job in jobs for item in plan_images(job, num_classes)]
+    batch_size = settings.GAN["BATCH_SIZE"]
+    for start in range(0, len(plan), batch_size):
+        batch = plan[start : start + batch_size]
+        images = generate(model.generator, [item["digit"] for _, item in batch], [item["seed"] for _, item in batch])
+        for (_, item), image in zip(batch, images):
+            item["png"] = to_png(image)
+    images_by_job = {}
+    for job, item in plan:
+        images_by_job.setdefault(job.id, []).append(item)
+    services.jobs_finish_coalesced(jobs=jobs, images_by_job=images_by_job, model_version=model.version)
+    logger.info("%d jobs (%d images) generated together with model %s", len(jobs), len(plan), model.version)
+
+
 def run_generate_job(job_id):
-    """Run one job. Exceptions propagate to the task, whose failure handler marks the job failed."""
+    """Start and run one job. Exceptions propagate to the caller, which marks the job failed."""
     job = services.job_start(job_id=job_id)
     if job is None:
         logger.info("job %s skipped: not startable (finished, canceled or out of attempts)", job_id)
         return
+    run_started_job(job)
+
+
+def run_started_job(job):
+    """Run one job already marked running, batch by batch, stopping early when it is canceled."""
+    job_id = job.id
     logger.info("job %s started (attempt %d, %s, %d images)", job_id, job.attempts, job.kind, job.count)
 
     # The version is resolved once, at start: activating another version mid-job does not
     # change the images of a job in flight.
-    source = active_model_source()
+    source = active_model_source(job.dataset)
     model = get_model(source.path, source.version)
     services.job_set_model_version(job_id=job.id, model_version=model.version)
     plan = plan_images(job, model.generator.config.num_classes)

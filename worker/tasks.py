@@ -1,6 +1,9 @@
 import logging
 
 from celery import Task
+from celery_batches import Batches, SimpleRequest
+from celery_batches.trace import apply_batches_task
+from django.conf import settings
 from celery.signals import worker_init, worker_process_init
 
 from .celery import app
@@ -24,26 +27,74 @@ def configure_pool_process(**kwargs):
     logger.info("pool process ready with %d torch threads", threads)
 
 
-class JobTask(Task):
-    """A task whose first argument is a job id; any exception marks that job failed."""
-
-    def on_failure(self, exc, task_id, args, kwargs, einfo):
-        from backend.jobs import events
-        from backend.jobs.models import Job, JobStatus
-        from backend.jobs.services import job_fail
-
-        job_id = args[0] if args else kwargs.get("job_id")
-        reason = f"{type(exc).__name__}: {exc}"
-        logger.error("job %s: task %s raised %s", job_id, task_id, reason)
-        if job_fail(job_id=job_id, reason=reason) and Job.objects.filter(id=job_id, stream=True).exists():
-            events.publish_end(job_id, JobStatus.FAILED, reason)
+def job_id_of(request):
+    return request.args[0] if request.args else request.kwargs["job_id"]
 
 
-@app.task(name="gan.generate", base=JobTask, acks_late=True)
-def generate_job(job_id):
-    from .generation import run_generate_job
+class GenerateBatches(Batches):
+    """Buffers ``gan.generate`` messages and runs them together (celery-batches), adaptively.
 
-    run_generate_job(job_id)
+    When no batch is running, a message is flushed at once, so a lone request never
+    waits. While a batch runs, messages collect and go as one batch when it returns,
+    when ``GAN["BATCH_MAX_JOBS"]`` are buffered, or after ``GAN["BATCH_MAX_WAIT_MS"]``,
+    whichever comes first. The worker must prefetch at least ``BATCH_MAX_JOBS``
+    messages; the settings' prefetch multiplier does this.
+    """
+
+    flush_every = settings.GAN["BATCH_MAX_JOBS"]
+    flush_interval = settings.GAN["BATCH_MAX_WAIT_MS"] / 1000
+    batches_in_flight = 0
+
+    def Strategy(self, task, app, consumer):
+        buffer_message = super().Strategy(task, app, consumer)
+
+        def on_message(*args, **kwargs):
+            buffer_message(*args, **kwargs)
+            if self.batches_in_flight == 0 and not self._buffer.empty():
+                self._do_flush()
+
+        return on_message
+
+    def flush(self, requests):
+        # Like Batches.flush, plus a count of batches in the pool and a flush when one returns.
+        early = [request for request in requests if not request.task.acks_late]
+        late = [request for request in requests if request.task.acks_late]
+        self.batches_in_flight += 1
+
+        def on_accepted(pid, time_accepted):
+            for request in early:
+                request.acknowledge()
+
+        def on_done(result):
+            for request in late:
+                request.acknowledge()
+            self.batches_in_flight -= 1
+            if not self._buffer.empty():
+                self._do_flush()
+
+        def on_error(error):
+            # The pool process died (for example, killed): the late messages stay unacknowledged
+            # and are delivered again, as with any Celery task.
+            logger.error("batch of %d generate messages lost its pool process: %r", len(requests), error)
+            self.batches_in_flight -= 1
+
+        return self._pool.apply_async(
+            apply_batches_task, (self, ([SimpleRequest.from_request(request) for request in requests],), 0, None),
+            accept_callback=on_accepted, callback=on_done, error_callback=on_error,
+        )
+
+
+@app.task(name="gan.generate", base=GenerateBatches, acks_late=True)
+def generate_job(requests):
+    """Each message carries one job id; the messages of a batch are generated together."""
+    from .generation import fail_job, run_generate_batch
+
+    job_ids = [job_id_of(request) for request in requests]
+    try:
+        run_generate_batch(job_ids)
+    except Exception as error:  # noqa: BLE001 - celery-batches would only log it; record it on the jobs
+        for job_id in job_ids:
+            fail_job(job_id, error)
 
 
 class TrainTask(Task):

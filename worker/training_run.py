@@ -9,6 +9,7 @@ from django.conf import settings
 
 from backend.training import services
 from backend.training.models import RunStatus, TrainingRun
+from backend.training.selectors import classifier_path
 from gan_core.checkpoint import load_generator
 from gan_core.classifier import load_classifier
 from gan_core.config import ModelConfig, TrainConfig
@@ -40,7 +41,7 @@ class RunReporter:
     """Callbacks that connect ``gan_core.training.train`` to the run's database row."""
 
     def __init__(self, run: TrainingRun, steps: int):
-        self.run_id, self.steps = run.pk, steps
+        self.run_id, self.steps, self.dataset = run.pk, steps, run.dataset
         self.last_heartbeat = 0.0
         self.deadline = time.monotonic() + settings.TRAINING["MAX_HOURS"] * 3600
         self.classifier = None
@@ -73,8 +74,9 @@ class RunReporter:
             export_release(checkpoint_path, release)
             generator, _ = load_generator(release)
             if self.classifier is None:
-                self.classifier = load_classifier(settings.TRAINING["CLASSIFIER_PATH"])
-            metrics = evaluate(generator, self.classifier, per_digit=settings.TRAINING["EVAL_PER_DIGIT"])
+                self.classifier = load_classifier(classifier_path(self.dataset))
+            metrics = evaluate(generator, self.classifier, per_digit=settings.TRAINING["EVAL_PER_DIGIT"],
+                               dataset=self.dataset)
             run = TrainingRun.objects.get(pk=self.run_id)
             services.model_version_save(run=run, name=f"run{self.run_id}-step{step}", step=step,
                                         checkpoint_path=release, grid_png=grid_png, metrics=metrics)

@@ -114,6 +114,7 @@ def job_message(job, include_png=False):
 
     message = pb.Job(
         id=str(job.id), status=JOB_STATUSES[job.status], count=job.count, seed=job.seed, kind=job.kind,
+        dataset=job.dataset,
         artifact_url=absolute_url(job.artifact.url) if job.artifact else "",
         model_version=job.model_version, error=job.error,
         created_at=timestamp(job.created_at), started_at=timestamp(job.started_at),
@@ -143,10 +144,11 @@ def request_parameters(request, *, max_count, stream_hint):
     count = request.count if request.HasField("count") else 1
     seed = request.seed if request.HasField("seed") else None
     kind = request.WhichOneof("kind")
+    dataset = request.dataset or "mnist"
     if kind is None:
         services.validate_generate_parameters(digit=digit, count=count, seed=seed, max_count=max_count,
                                               stream_hint=stream_hint)
-        return {"digit": digit, "count": count, "seed": seed}
+        return {"digit": digit, "count": count, "seed": seed, "dataset": dataset}
     misplaced = [name for name in ("digit", "count") if request.HasField(name)]
     if kind == "interpolation" and request.HasField("seed"):
         misplaced.append("seed")
@@ -156,9 +158,9 @@ def request_parameters(request, *, max_count, stream_hint):
         options = optional_fields(request.grid, ["seeds_per_digit"])
         if request.grid.digits:
             options["digits"] = list(request.grid.digits)
-        return {"kind": "grid", "seed": seed, "options": options}
+        return {"kind": "grid", "seed": seed, "options": options, "dataset": dataset}
     options = optional_fields(request.interpolation, ["start_digit", "end_digit", "start_seed", "end_seed", "frames"])
-    return {"kind": "interpolation", "options": options}
+    return {"kind": "interpolation", "options": options, "dataset": dataset}
 
 
 class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):

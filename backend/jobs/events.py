@@ -6,6 +6,7 @@ after their last write, so abandoned ones do not accumulate.
 """
 
 import logging
+import os
 import threading
 import time
 
@@ -66,35 +67,137 @@ def read_events(job_id, after, block_ms, count=256):
     return events
 
 
-def finished_channel(job_id):
-    return f"gan:job:{job_id}:finished"
+# Every job's end is published on this one channel, with the job id as the message. Each
+# web process keeps one subscription to it (FinishedListener) instead of one per waiting request.
+FINISHED_CHANNEL = "gan:jobs:finished"
 
 
 def publish_job_finished(job_id, status):
     """Wake every request waiting on this job (``Prefer: wait``); best effort, because waiters also re-read the row."""
+    publish_jobs_finished([job_id], status)
+
+
+def publish_jobs_finished(job_ids, status):
+    """Wake the requests waiting on any of ``job_ids``, in one round trip."""
+    if not job_ids:
+        return
     try:
-        redis_client().publish(finished_channel(job_id), status)
+        pipeline = redis_client().pipeline(transaction=False)
+        for job_id in job_ids:
+            pipeline.publish(FINISHED_CHANNEL, str(job_id))
+        pipeline.execute()
     except redis.RedisError as error:
-        logger.warning("job %s: could not publish its end (%s); waiting requests fall back to their timeout",
-                       job_id, error)
+        logger.warning("could not publish the end of %d jobs as %s (%s); waiting requests fall back to their timeout",
+                       len(job_ids), status, error)
+
+
+class FinishedListener:
+    """A thread that holds this process's subscription to ``FINISHED_CHANNEL`` and wakes waiters by job id.
+
+    A waiter registers before it reads the job's row, so an end published after that
+    read always reaches it. Whenever the subscription (re)starts, every waiter is woken
+    once to read its row again, because ends published while it was down were missed.
+    When Redis is unreachable and nobody waits, the thread ends; the next wait starts another.
+    """
+
+    def __init__(self, url):
+        self.url = url
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.alive = True
+        self.waiters = {}  # job id (str) -> set of threading.Event
+        self.thread = threading.Thread(target=self.run, name="job-finished-listener", daemon=True)
+        self.thread.start()
+
+    def register(self, job_id):
+        """Return an event set when the job may have ended, or None when this listener has stopped."""
+        event = threading.Event()
+        with self.lock:
+            if not self.alive:
+                return None
+            self.waiters.setdefault(str(job_id), set()).add(event)
+        return event
+
+    def unregister(self, job_id, event):
+        with self.lock:
+            events = self.waiters.get(str(job_id))
+            if events is not None:
+                events.discard(event)
+                if not events:
+                    del self.waiters[str(job_id)]
+
+    def wake(self, job_id=None):
+        with self.lock:
+            if job_id is None:
+                events = [event for group in self.waiters.values() for event in group]
+            else:
+                events = list(self.waiters.get(job_id, ()))
+        for event in events:
+            event.set()
+
+    def run(self):
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=2, health_check_interval=30)
+        failures = 0
+        while True:
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                pubsub.subscribe(FINISHED_CHANNEL)
+                pubsub.get_message(timeout=2)  # the subscribe confirmation
+                failures = 0
+                self.wake()
+                while True:
+                    message = pubsub.get_message(timeout=30)
+                    if message is not None and message["type"] == "message":
+                        self.wake(message["data"].decode())
+            except redis.RedisError as error:
+                failures += 1
+                self.wake()
+                with self.lock:
+                    if not self.waiters:
+                        self.alive = False
+                        logger.info("job-finished subscription to %s closed (%s); the next wait reopens it",
+                                    self.url, error)
+                        return
+                if failures == 1:
+                    logger.warning("job-finished subscription lost (%s); retrying every second", error)
+                time.sleep(1)
+            finally:
+                pubsub.close()
+
+
+_listeners = {}
+
+
+def finished_listener():
+    """Return this process's listener for ``settings.REDIS_URL``, started on first use (and again after a fork)."""
+    url = settings.REDIS_URL
+    with _clients_lock:
+        listener = _listeners.get(url)
+        if listener is None or listener.pid != os.getpid() or not listener.alive:
+            listener = _listeners[url] = FinishedListener(url)
+        return listener
 
 
 def wait_for_finished(job_id, is_finished, timeout):
     """Block until ``is_finished()`` is true or ``timeout`` seconds pass; return its last value.
 
-    Subscribes before the first check, so a job that ends between the check and the
-    wait still wakes the caller. No database polling happens while waiting.
+    Registers with the process's listener before the first check, so a job that ends
+    between the check and the wait still wakes the caller. The row is read only at the
+    start and after each wake-up: no database polling happens while waiting.
     """
     deadline = time.monotonic() + timeout
-    pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
+    event = None
+    while event is None:  # a listener that stopped just now refuses the registration
+        listener = finished_listener()
+        event = listener.register(job_id)
     try:
-        pubsub.subscribe(finished_channel(job_id))
         while True:
             if is_finished():
                 return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            pubsub.get_message(timeout=remaining)
+            event.wait(remaining)
+            event.clear()
     finally:
-        pubsub.close()
+        listener.unregister(job_id, event)

@@ -28,6 +28,9 @@ class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
     kind = models.CharField(max_length=16, choices=JobKind.choices, default=JobKind.IMAGES, db_index=True)
+    # Which dataset's model draws the images: "mnist" or "fashion-mnist" (gan_core.data.DATASETS).
+    # For Fashion-MNIST, ``digit`` is the class index (0 T-shirt/top ... 9 Ankle boot).
+    dataset = models.CharField(max_length=16, default="mnist")
     # Kind-specific parameters: grid {"digits", "seeds_per_digit"}; interpolation {"start_digit",
     # "end_digit", "start_seed", "end_seed", "frames"}. Empty for plain images.
     options = models.JSONField(default=dict, blank=True)

@@ -20,6 +20,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from backend.training.selectors import active_model_source
+from gan_core.data import DATASETS
 from gan_core.sampling import MAX_SEED
 
 from . import events
@@ -79,12 +80,14 @@ def queue_depth() -> int:
         raise QueueUnavailableError(f"the job queue is unavailable: {error}") from error
 
 
-def check_can_enqueue():
-    """Raise unless a new job could be generated: a model exists and the queue has room."""
-    model_path = active_model_source().path
+def check_can_enqueue(dataset="mnist"):
+    """Raise unless a new job could be generated: the dataset has a model and the queue has room."""
+    model_path = active_model_source(dataset).path
     if not os.path.exists(model_path):
+        variable = "GAN_FASHION_MODEL_PATH" if dataset == "fashion-mnist" else "GAN_MODEL_PATH"
         raise ModelUnavailableError(
-            f"no model is available: checkpoint {model_path} not found; set GAN_MODEL_PATH or activate a model version"
+            f"no {dataset} model is available: checkpoint {model_path} not found; set {variable} or activate a "
+            f"{dataset} model version"
         )
     depth, limit = queue_depth(), settings.GAN["MAX_QUEUE_DEPTH"]
     if depth >= limit:
@@ -135,7 +138,7 @@ def resolve_kind(*, kind, digit, count, seed, options):
 
 def job_create(*, digit: int | None = None, count: int = 1, seed: int | None = None, stream: bool = False,
                webhook: str | None = None, webhook_events: list[str] | None = None, kind: str = "images",
-               options: dict | None = None) -> Job:
+               options: dict | None = None, dataset: str = "mnist") -> Job:
     """Create a queued job and enqueue it on the generate queue once the row is committed.
 
     Raises :class:`ModelUnavailableError` or :class:`QueueFullError` before creating
@@ -145,15 +148,18 @@ def job_create(*, digit: int | None = None, count: int = 1, seed: int | None = N
     """
     if kind not in JobKind.values:
         raise InvalidParameterError("kind", f"kind must be one of {', '.join(JobKind.values)}; got {kind!r}")
+    if dataset not in DATASETS:
+        raise InvalidParameterError("dataset", f"dataset must be one of {', '.join(DATASETS)}; got {dataset!r}")
     digit, count, seed, options = resolve_kind(kind=kind, digit=digit, count=count, seed=seed, options=options)
     if kind == JobKind.IMAGES:
         validate_generate_parameters(digit=digit, count=count, seed=seed,
                                      max_count=MAX_STREAM_COUNT if stream else MAX_COUNT)
-    check_can_enqueue()
+    check_can_enqueue(dataset)
     if seed is None:
         seed = secrets.randbelow(MAX_SEED + 1)
     expires_at = timezone.now() + timedelta(hours=settings.GAN["RETENTION_HOURS"])
-    job = Job(kind=kind, options=options, digit=digit, count=count, seed=seed, stream=stream, expires_at=expires_at,
+    job = Job(kind=kind, dataset=dataset, options=options, digit=digit, count=count, seed=seed, stream=stream,
+              expires_at=expires_at,
               webhook_url=webhook or "",
               webhook_events=sorted(webhook_events or []) if webhook else [])
     job.full_clean()
@@ -166,7 +172,7 @@ def job_create(*, digit: int | None = None, count: int = 1, seed: int | None = N
         logger.error("job %s not enqueued: %s", job.id, error)
         job_fail(job_id=job.id, reason=reason)
         raise QueueUnavailableError(reason) from error
-    logger.info("job %s queued: kind=%s digit=%s count=%d seed=%d", job.id, kind, digit, count, seed)
+    logger.info("job %s queued: dataset=%s kind=%s digit=%s count=%d seed=%d", job.id, dataset, kind, digit, count, seed)
     return job
 
 
@@ -239,6 +245,63 @@ def job_start(*, job_id) -> Job | None:
                    finished_at=timezone.now(), error=f"gave up after {max_attempts} attempts (worker lost each time)"):
         logger.error("job %s failed: attempts exhausted", job_id)
     return None
+
+
+def jobs_start(*, job_ids) -> tuple[list[Job], list]:
+    """Mark many queued jobs running in one UPDATE; return ``(started jobs, ids left over)``.
+
+    The rows this call started are the ones carrying its ``started_at``. The ids left
+    over were not startable in bulk: finished, canceled, redelivered while running, or out of
+    attempts. Callers pass those to :func:`job_start`, which decides each one.
+    """
+    now = timezone.now()
+    Job.objects.filter(id__in=job_ids, status=JobStatus.QUEUED, attempts__lt=settings.GAN["MAX_ATTEMPTS"]).update(
+        status=JobStatus.RUNNING, started_at=now, attempts=F("attempts") + 1)
+    started = list(Job.objects.filter(id__in=job_ids, status=JobStatus.RUNNING, started_at=now))
+    started_ids = {job.id for job in started}
+    for job in started:
+        if job.webhook_url:
+            _notify_webhook(job.id, WebhookEvent.START)
+    return started, [job_id for job_id in job_ids if _as_uuid(job_id) not in started_ids]
+
+
+def _as_uuid(value):
+    import uuid
+
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def jobs_finish_coalesced(*, jobs: list[Job], images_by_job: dict, model_version: str):
+    """Store the images of jobs generated together and mark them succeeded, in one transaction.
+
+    A job canceled meanwhile keeps its status and gets no images. Waiting requests are
+    woken in one Redis round trip; webhooks go out for the jobs that asked for them.
+    """
+    rows = []
+    for job in jobs:
+        for image in images_by_job[job.id]:
+            row = JobImage(job=job, index=image["index"], digit=image["digit"], seed=image["seed"])
+            row.file.save(f"{image['index']:05d}.png", ContentFile(image["png"]), save=False)
+            rows.append(row)
+    now = timezone.now()
+    with transaction.atomic():
+        running = set(Job.objects.filter(id__in=[job.id for job in jobs], status=JobStatus.RUNNING)
+                      .values_list("id", flat=True))
+        # A redelivered job (attempt 2 or later) may have stored some images already.
+        retried = [job.id for job in jobs if job.id in running and job.attempts > 1]
+        if retried:
+            JobImage.objects.filter(job_id__in=retried).delete()
+        JobImage.objects.bulk_create([row for row in rows if row.job_id in running])
+        Job.objects.filter(id__in=running, status=JobStatus.RUNNING).update(
+            status=JobStatus.SUCCEEDED, finished_at=now, model_version=model_version, progress=F("count"))
+    events.publish_jobs_finished(running, JobStatus.SUCCEEDED)
+    for job in jobs:
+        if job.id in running and job.webhook_url:
+            _notify_webhook(job.id, WebhookEvent.COMPLETED)
+    for row in rows:
+        if row.job_id not in running:
+            row.file.storage.delete(row.file.name)
+    return running
 
 
 def job_store_images(*, job: Job, images: list[dict]) -> list[JobImage]:

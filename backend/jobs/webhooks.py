@@ -57,7 +57,7 @@ def job_payload(job):
         "created_at": job.created_at.isoformat(),
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-        "parameters": {"digit": job.digit, "count": job.count, "seed": job.seed,
+        "parameters": {"dataset": job.dataset, "digit": job.digit, "count": job.count, "seed": job.seed,
                        "webhook": job.webhook_url or None, "webhook_events": job.webhook_events},
         "model_version": job.model_version, "error": job.error,
         "images": [{"index": image.index, "digit": image.digit, "seed": image.seed, "url": base + image.file.url}

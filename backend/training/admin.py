@@ -117,10 +117,10 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("version", "run", "step", "agreement", "frechet_distance", "is_active", "created_at")
-    list_filter = ("is_active",)
+    list_display = ("version", "dataset", "run", "step", "agreement", "frechet_distance", "is_active", "created_at")
+    list_filter = ("is_active", "dataset")
     actions = ["activate", "activate_with_override"]
-    readonly_fields = ("name", "version", "run", "step", "checkpoint", "is_active", "activated_at", "created_at",
+    readonly_fields = ("name", "version", "dataset", "run", "step", "checkpoint", "is_active", "activated_at", "created_at",
                        "grid_image", "metrics_table")
     exclude = ("grid", "metrics")
 

@@ -20,6 +20,7 @@ class Device(models.TextChoices):
 
 class Dataset(models.TextChoices):
     MNIST = "mnist", "MNIST"
+    FASHION_MNIST = "fashion-mnist", "Fashion-MNIST"
 
 
 class TrainingRun(models.Model):
@@ -70,9 +71,10 @@ class TrainingRun(models.Model):
 
 
 class ModelVersion(models.Model):
-    """A sampling checkpoint that generate jobs can use; at most one is active."""
+    """A sampling checkpoint that generate jobs can use; at most one is active per dataset."""
 
     name = models.CharField(max_length=100, unique=True)
+    dataset = models.CharField(max_length=16, choices=Dataset.choices, default=Dataset.MNIST, db_index=True)
     run = models.ForeignKey(TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="versions")
     step = models.PositiveIntegerField(default=0)
     checkpoint = models.FileField(upload_to="models/", max_length=255)
@@ -88,7 +90,8 @@ class ModelVersion(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["is_active"], condition=models.Q(is_active=True), name="one_active_version"),
+            models.UniqueConstraint(fields=["dataset"], condition=models.Q(is_active=True),
+                                    name="one_active_version_per_dataset"),
         ]
 
     def __str__(self):

@@ -15,9 +15,22 @@ class ModelSource:
     version: str | None  # None: derive "<file stem>-<sha256 prefix>" from the file
 
 
-def active_model_source() -> ModelSource:
-    """Return the active model version, or the shipped default when none is active."""
-    active = ModelVersion.objects.filter(is_active=True).first()
+def default_model_path(dataset="mnist") -> str:
+    """The shipped (or configured) checkpoint of ``dataset``, used while no version of it is active."""
+    return settings.GAN["FASHION_MODEL_PATH" if dataset == "fashion-mnist" else "MODEL_PATH"]
+
+
+def active_model_source(dataset="mnist") -> ModelSource:
+    """Return the dataset's active model version, or its default checkpoint when none is active."""
+    active = ModelVersion.objects.filter(is_active=True, dataset=dataset).first()
     if active is not None:
         return ModelSource(active.checkpoint.path, active.version)
-    return ModelSource(settings.GAN["MODEL_PATH"], None)
+    return ModelSource(default_model_path(dataset), None)
+
+
+def quality_floor(dataset="mnist") -> float:
+    return settings.TRAINING["FASHION_QUALITY_FLOOR" if dataset == "fashion-mnist" else "QUALITY_FLOOR"]
+
+
+def classifier_path(dataset="mnist") -> str:
+    return settings.TRAINING["FASHION_CLASSIFIER_PATH" if dataset == "fashion-mnist" else "CLASSIFIER_PATH"]

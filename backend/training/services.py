@@ -16,6 +16,7 @@ from django.utils import timezone
 from gan_core.checkpoint import file_digest
 
 from .models import ModelVersion, RunStatus, TrainingRun
+from .selectors import quality_floor
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +155,7 @@ def model_version_save(*, run: TrainingRun | None, name: str, step: int, checkpo
             if field.name:
                 field.storage.delete(field.name)
         version.run, version.step, version.metrics, version.version = run, step, metrics, version_string
+        version.dataset = run.dataset if run is not None else version.dataset
         with open(checkpoint_path, "rb") as handle:
             version.checkpoint.save(f"{name}.pt", ContentFile(handle.read()), save=False)
         version.grid.save(f"{name}.png", ContentFile(grid_png), save=False)
@@ -168,9 +170,9 @@ def model_version_activate(*, version_id, override: bool = False) -> ModelVersio
     Raises :class:`QualityFloorError` when its agreement is below ``TRAINING["QUALITY_FLOOR"]``
     (or it has no score) and ``override`` is False.
     """
-    floor = settings.TRAINING["QUALITY_FLOOR"]
     with transaction.atomic():
         version = ModelVersion.objects.select_for_update().get(pk=version_id)
+        floor = quality_floor(version.dataset)
         agreement = version.metrics.get("agreement")
         if not override and (agreement is None or agreement < floor):
             score = "no score" if agreement is None else f"agreement {agreement:.4f}"
@@ -178,7 +180,7 @@ def model_version_activate(*, version_id, override: bool = False) -> ModelVersio
                 f"{version.version} has {score}, below the quality floor {floor:.2f}; "
                 "use 'Activate, overriding the quality floor' to activate it anyway"
             )
-        ModelVersion.objects.filter(is_active=True).update(is_active=False)
+        ModelVersion.objects.filter(is_active=True, dataset=version.dataset).update(is_active=False)
         version.is_active, version.activated_at = True, timezone.now()
         version.save(update_fields=["is_active", "activated_at"])
     logger.info("model version %s activated%s", version.version, " (quality floor overridden)" if override else "")

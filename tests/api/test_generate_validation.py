@@ -116,3 +116,19 @@ def test_generate_rejects_bad_webhook(client, body, field):
 def test_generate_rejects_bad_kind_fields(client, body, field):
     assert_error(post_json(client, body), 400, field)
     assert Job.objects.count() == 0
+
+
+@pytest.mark.parametrize("value", ["emnist", "", "MNIST", 3, None])
+def test_generate_rejects_unknown_dataset(client, value):
+    assert_error(post_json(client, {"dataset": value}), 400, "dataset", "mnist, fashion-mnist")
+    assert not Job.objects.exists()
+
+
+def test_dataset_without_its_model_is_503_naming_the_setting(client, settings, tmp_path):
+    settings.GAN = {**settings.GAN, "FASHION_MODEL_PATH": str(tmp_path / "absent.pt")}
+
+    error = assert_error(post_json(client, {"dataset": "fashion-mnist", "digit": 3}), 503)
+
+    assert error["code"] == "model_unavailable"
+    assert "GAN_FASHION_MODEL_PATH" in error["message"]
+    assert not Job.objects.exists()

@@ -54,7 +54,8 @@ def test_job_detail_shape(client):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "succeeded"
-    assert body["parameters"] == {"digit": 2, "count": 1, "seed": 5, "options": {}, "webhook": None, "webhook_events": []}
+    assert body["parameters"] == {"dataset": "mnist", "digit": 2, "count": 1, "seed": 5, "options": {}, "webhook": None,
+                                  "webhook_events": []}
     assert body["model_version"] == "mnist-abc"
     assert body["images"] == [{"index": 0, "digit": 2, "seed": 5, "row": None, "column": None, "fraction": None,
                                "url": f"http://testserver/media/jobs/{job.id}/00000.png"}]

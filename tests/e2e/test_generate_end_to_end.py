@@ -78,7 +78,7 @@ def test_same_seed_gives_same_pixels(live_server, celery_worker_process):
 def test_random_digit_follows_seed(live_server, celery_worker_process):
     job = wait_for_job(submit(live_server, {"count": 6, "seed": 1000}))
     assert job["status"] == "succeeded"
-    assert job["parameters"] == {"digit": None, "count": 6, "seed": 1000, "options": {}, "webhook": None, "webhook_events": []}
+    assert job["parameters"] == {"dataset": "mnist", "digit": None, "count": 6, "seed": 1000, "options": {}, "webhook": None, "webhook_events": []}
     assert [image["digit"] for image in job["images"]] == [digit_for_seed(1000 + i) for i in range(6)]
 
 

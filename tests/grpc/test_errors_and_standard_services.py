@@ -40,6 +40,9 @@ def call_error(call, request):
     ("GenerateStream", {"digit": 1, "grid": pb.GridSpec()}, "digit"),
     ("Generate", {"interpolation": pb.InterpolationSpec(frames=1)}, "frames"),
     ("Generate", {"seed": 4, "interpolation": pb.InterpolationSpec()}, "seed"),
+    ("Generate", {"dataset": "emnist"}, "dataset"),
+    ("GenerateStream", {"dataset": "Fashion"}, "dataset"),
+    ("Generate", {"dataset": "cifar", "grid": pb.GridSpec()}, "dataset"),
 ])
 def test_invalid_argument_names_field(stub, method, request_fields, field):
     error = call_error(getattr(stub, method), pb.GenerateRequest(**request_fields))

@@ -116,7 +116,7 @@ def test_grpc_job_visible_over_rest(stub, live_server, settings, celery_worker_p
 
     rest = requests.get(f"{live_server.url}/api/jobs/{created.id}", timeout=10).json()
     assert rest["status"] == "succeeded"
-    assert rest["parameters"] == {"digit": 8, "count": 2, "seed": 11, "options": {}, "webhook": None, "webhook_events": []}
+    assert rest["parameters"] == {"dataset": "mnist", "digit": 8, "count": 2, "seed": 11, "options": {}, "webhook": None, "webhook_events": []}
     assert [image["url"] for image in rest["images"]] == [image.url for image in job.images]
     with_png = stub.GetJob(pb.GetJobRequest(job_id=created.id, include_png=True))
     assert with_png.images[0].png == requests.get(job.images[0].url, timeout=10).content

@@ -52,7 +52,8 @@ class DigitListField(serializers.ListField):
 
 
 # Request fields each kind accepts, besides the common ones.
-COMMON_FIELDS = {"kind", "webhook", "webhook_events"}
+COMMON_FIELDS = {"kind", "dataset", "webhook", "webhook_events"}
+DATASET_CHOICES = ["mnist", "fashion-mnist"]
 KIND_FIELDS = {
     "images": {"digit", "count", "seed"},
     "grid": {"digits", "seeds_per_digit", "seed"},
@@ -90,6 +91,14 @@ class GenerateRequestSerializer(serializers.Serializer):
         help_text="Seed of the first image; image i uses seed + i. Omitted or null: drawn at random and returned.",
     )
 
+    dataset = serializers.ChoiceField(
+        choices=DATASET_CHOICES, required=False, default="mnist",
+        error_messages={"invalid_choice": f"dataset must be one of {', '.join(DATASET_CHOICES)}; got \"{{input}}\"",
+                        "null": f"dataset must be one of {', '.join(DATASET_CHOICES)}, or left out for mnist; got null"},
+        help_text="Which model draws the images: mnist (handwritten digits, the default) or fashion-mnist "
+                  "(clothing; digit is then the class: 0 T-shirt/top, 1 Trouser, 2 Pullover, 3 Dress, 4 Coat, "
+                  "5 Sandal, 6 Shirt, 7 Sneaker, 8 Bag, 9 Ankle boot).",
+    )
     kind = serializers.ChoiceField(
         choices=["images", "grid", "interpolation"], required=False, default="images",
         help_text="images: count images of one digit. grid: digits x seeds_per_digit cells and one sprite sheet. "
@@ -144,7 +153,8 @@ class GenerateRequestSerializer(serializers.Serializer):
             raise serializers.ValidationError({"digits": [f"digits must not repeat; got {attrs['digits']}"]})
         option_names = KIND_FIELDS[kind] - {"digit", "count", "seed"}
         return {
-            "kind": kind, "digit": attrs.get("digit"), "count": attrs.get("count", 1), "seed": attrs.get("seed"),
+            "kind": kind, "dataset": attrs.get("dataset", "mnist"),
+            "digit": attrs.get("digit"), "count": attrs.get("count", 1), "seed": attrs.get("seed"),
             "options": {name: attrs[name] for name in option_names if name in attrs},
             "webhook": attrs.get("webhook"), "webhook_events": attrs.get("webhook_events"),
         }
@@ -185,6 +195,7 @@ class JobImageSerializer(serializers.Serializer):
 
 
 class JobParametersSerializer(serializers.Serializer):
+    dataset = serializers.ChoiceField(choices=DATASET_CHOICES, help_text="The dataset whose model drew the images.")
     digit = serializers.IntegerField(allow_null=True, help_text="Requested digit; null when left to the seed.")
     count = serializers.IntegerField()
     seed = serializers.IntegerField(help_text="Seed of the first image, drawn at random if the request had none.")
@@ -218,7 +229,7 @@ class JobSerializer(serializers.Serializer):
 
     @extend_schema_field(JobParametersSerializer)
     def get_parameters(self, job):
-        return {"digit": job.digit, "count": job.count, "seed": job.seed, "options": job.options,
+        return {"dataset": job.dataset, "digit": job.digit, "count": job.count, "seed": job.seed, "options": job.options,
                 "webhook": job.webhook_url or None, "webhook_events": job.webhook_events}
 
     @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
@@ -296,7 +307,8 @@ def _request_schema(name, kind, required_kind):
     import copy
 
     declared = GenerateRequestSerializer._declared_fields
-    fields = {field: copy.deepcopy(declared[field]) for field in sorted(KIND_FIELDS[kind] | {"webhook", "webhook_events"})}
+    fields = {field: copy.deepcopy(declared[field])
+              for field in sorted(KIND_FIELDS[kind] | {"dataset", "webhook", "webhook_events"})}
     fields["kind"] = serializers.ChoiceField(choices=[kind], required=required_kind,
                                              help_text=declared["kind"].help_text)
     return type(name, (serializers.Serializer,), fields)

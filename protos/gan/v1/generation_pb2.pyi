@@ -26,18 +26,20 @@ JOB_STATUS_FAILED: JobStatus
 JOB_STATUS_CANCELED: JobStatus
 
 class GenerateRequest(_message.Message):
-    __slots__ = ("digit", "count", "seed", "grid", "interpolation")
+    __slots__ = ("digit", "count", "seed", "grid", "interpolation", "dataset")
     DIGIT_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     GRID_FIELD_NUMBER: _ClassVar[int]
     INTERPOLATION_FIELD_NUMBER: _ClassVar[int]
+    DATASET_FIELD_NUMBER: _ClassVar[int]
     digit: int
     count: int
     seed: int
     grid: GridSpec
     interpolation: InterpolationSpec
-    def __init__(self, digit: _Optional[int] = ..., count: _Optional[int] = ..., seed: _Optional[int] = ..., grid: _Optional[_Union[GridSpec, _Mapping]] = ..., interpolation: _Optional[_Union[InterpolationSpec, _Mapping]] = ...) -> None: ...
+    dataset: str
+    def __init__(self, digit: _Optional[int] = ..., count: _Optional[int] = ..., seed: _Optional[int] = ..., grid: _Optional[_Union[GridSpec, _Mapping]] = ..., interpolation: _Optional[_Union[InterpolationSpec, _Mapping]] = ..., dataset: _Optional[str] = ...) -> None: ...
 
 class GridSpec(_message.Message):
     __slots__ = ("digits", "seeds_per_digit")
@@ -96,7 +98,7 @@ class Image(_message.Message):
     def __init__(self, index: _Optional[int] = ..., digit: _Optional[int] = ..., seed: _Optional[int] = ..., url: _Optional[str] = ..., png: _Optional[bytes] = ..., row: _Optional[int] = ..., column: _Optional[int] = ..., fraction: _Optional[float] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "status", "digit", "count", "seed", "model_version", "error", "created_at", "started_at", "finished_at", "images", "url", "kind", "artifact_url")
+    __slots__ = ("id", "status", "digit", "count", "seed", "model_version", "error", "created_at", "started_at", "finished_at", "images", "url", "kind", "artifact_url", "dataset")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     DIGIT_FIELD_NUMBER: _ClassVar[int]
@@ -111,6 +113,7 @@ class Job(_message.Message):
     URL_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_URL_FIELD_NUMBER: _ClassVar[int]
+    DATASET_FIELD_NUMBER: _ClassVar[int]
     id: str
     status: JobStatus
     digit: int
@@ -125,7 +128,8 @@ class Job(_message.Message):
     url: str
     kind: str
     artifact_url: str
-    def __init__(self, id: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., digit: _Optional[int] = ..., count: _Optional[int] = ..., seed: _Optional[int] = ..., model_version: _Optional[str] = ..., error: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., images: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., url: _Optional[str] = ..., kind: _Optional[str] = ..., artifact_url: _Optional[str] = ...) -> None: ...
+    dataset: str
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., digit: _Optional[int] = ..., count: _Optional[int] = ..., seed: _Optional[int] = ..., model_version: _Optional[str] = ..., error: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., images: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., url: _Optional[str] = ..., kind: _Optional[str] = ..., artifact_url: _Optional[str] = ..., dataset: _Optional[str] = ...) -> None: ...
 
 class GeneratedImage(_message.Message):
     __slots__ = ("job_id", "index", "digit", "seed", "png", "url", "row", "column", "fraction")
