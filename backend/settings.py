@@ -69,6 +69,10 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+# Keep each thread's connection for a minute instead of opening one per request; a broken one
+# is noticed and replaced at the start of the next request.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker write to the same file; wait for the lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
@@ -152,6 +156,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 BATCH_MAX_JOBS = env.int("GAN_BATCH_MAX_JOBS", default=32)
 CELERY_WORKER_PREFETCH_MULTIPLIER = BATCH_MAX_JOBS
 CELERY_TASK_DEFAULT_QUEUE = "generate"
+# Celery's Django fixup closes the database connection around every task unless this is set;
+# reopening it (and rerunning SQLite's PRAGMAs) cost more than a small job. Reconnects every 2,000 tasks.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_ROUTES = {
     "gan.generate": {"queue": "generate"},
     "gan.purge_expired": {"queue": "generate"},
@@ -187,7 +194,7 @@ GAN = {
     "MODEL_PATH": env.str("GAN_MODEL_PATH", default=str(BASE_DIR / "gan_core" / "weights" / "mnist.pt")),
     # "auto" uses CUDA in the worker when it is available.
     "DEVICE": env.str("GAN_DEVICE", default="auto"),
-    # Torch threads per worker process; 0 divides the machine's cores among the pool processes.
+    # Torch threads per worker process; 0 divides half the machine's cores among the pool processes.
     "TORCH_THREADS": env.int("GAN_TORCH_THREADS", default=0),
     # Images per forward pass (within one job, or across jobs generated together).
     "BATCH_SIZE": env.int("GAN_BATCH_SIZE", default=64),

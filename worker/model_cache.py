@@ -62,10 +62,12 @@ def get_model(path=None, version=None) -> LoadedModel:
 
 
 def set_thread_count(pool_processes):
-    """Set torch's threads: ``GAN["TORCH_THREADS"]``, or an equal share of the cores per pool process.
+    """Set torch's threads: ``GAN["TORCH_THREADS"]``, or a share of half the cores per pool process.
 
-    Sharing keeps the processes from oversubscribing the cores, which slows every one of them.
+    The other half is left to the web server and Redis on the same machine. Oversubscribed
+    cores are far worse than idle ones for torch: its threads wait for each other at every
+    layer, and one descheduled thread stalls the rest (docs/benchmarks.md has a measurement).
     """
-    threads = settings.GAN["TORCH_THREADS"] or max(1, (os.cpu_count() or 1) // max(1, pool_processes))
+    threads = settings.GAN["TORCH_THREADS"] or max(1, (os.cpu_count() or 1) // (2 * max(1, pool_processes)))
     torch.set_num_threads(threads)
     return threads

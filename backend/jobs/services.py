@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import secrets
+import time
 from datetime import timedelta
 
 import redis
@@ -80,8 +81,19 @@ def queue_depth() -> int:
         raise QueueUnavailableError(f"the job queue is unavailable: {error}") from error
 
 
-def check_can_enqueue(dataset="mnist"):
-    """Raise unless a new job could be generated: the dataset has a model and the queue has room."""
+# Seconds a web process trusts its last "this dataset has a model" answer. The worker
+# resolves the model itself for every batch, so this only delays the 503 for a model just
+# removed by up to this long.
+MODEL_CHECK_SECONDS = 1.0
+_model_checked_at = {}
+
+
+def check_model_available(dataset="mnist"):
+    """Raise :class:`ModelUnavailableError` unless the dataset's active (or default) checkpoint exists."""
+    key = (dataset, settings.GAN["MODEL_PATH"], settings.GAN["FASHION_MODEL_PATH"])
+    checked_at = _model_checked_at.get(key)
+    if checked_at is not None and time.monotonic() - checked_at < MODEL_CHECK_SECONDS:
+        return
     model_path = active_model_source(dataset).path
     if not os.path.exists(model_path):
         variable = "GAN_FASHION_MODEL_PATH" if dataset == "fashion-mnist" else "GAN_MODEL_PATH"
@@ -89,6 +101,12 @@ def check_can_enqueue(dataset="mnist"):
             f"no {dataset} model is available: checkpoint {model_path} not found; set {variable} or activate a "
             f"{dataset} model version"
         )
+    _model_checked_at[key] = time.monotonic()
+
+
+def check_can_enqueue(dataset="mnist"):
+    """Raise unless a new job could be generated: the dataset has a model and the queue has room."""
+    check_model_available(dataset)
     depth, limit = queue_depth(), settings.GAN["MAX_QUEUE_DEPTH"]
     if depth >= limit:
         raise QueueFullError(f"the generate queue is full ({depth} jobs waiting, limit {limit}); retry later")
