@@ -69,7 +69,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
-# Keep each thread's connection for a minute instead of opening one per request; a broken one
+# Keep each thread's connection for a minute instead of opening one per request. A broken one
 # is noticed and replaced at the start of the next request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -152,12 +152,13 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # A generate worker reserves up to this many messages per pool process, so dynamic batching
-# (GAN["BATCH_MAX_JOBS"]) has messages to coalesce; train workers are started with 1.
+# (GAN["BATCH_MAX_JOBS"]) has messages to coalesce. Train workers are started with 1.
 BATCH_MAX_JOBS = env.int("GAN_BATCH_MAX_JOBS", default=32)
 CELERY_WORKER_PREFETCH_MULTIPLIER = BATCH_MAX_JOBS
 CELERY_TASK_DEFAULT_QUEUE = "generate"
-# Celery's Django fixup closes the database connection around every task unless this is set;
-# reopening it (and rerunning SQLite's PRAGMAs) cost more than a small job. Reconnects every 2,000 tasks.
+# Celery's Django fixup closes the database connection around every task unless this is set,
+# and reopening it (with SQLite's PRAGMAs) cost more than a small job. With it, the worker
+# reconnects every 2,000 tasks.
 CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_ROUTES = {
     "gan.generate": {"queue": "generate"},

@@ -18,7 +18,7 @@ DEFAULT_DATA_ROOT = REPO_ROOT.parent / "shared" / "data"
 DOWNLOAD_ROOT = REPO_ROOT / "var" / "data"
 
 
-# Where Debian's dataset-fashion-mnist package puts the four gzipped IDX files.
+# Folder of the four gzipped IDX files that Debian's dataset-fashion-mnist package installs.
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 
 DATASETS = ("mnist", "fashion-mnist")

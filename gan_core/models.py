@@ -134,7 +134,7 @@ class Critic(nn.Module):
 
 
 def build_generator(config: ModelConfig):
-    """Return the generator class the config asks for, with PyTorch's default initialisation."""
+    """Build the generator class that ``config.conditional_norm`` selects, with PyTorch's default initialisation."""
     return (ConditionalNormGenerator if config.conditional_norm else Generator)(config)
 
 

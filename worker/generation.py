@@ -38,15 +38,15 @@ def plan_images(job, num_classes):
 
 
 def can_coalesce(job):
-    """Plain image jobs answered in one response can share forward passes with other jobs."""
+    """Return whether the job can share forward passes with others: plain images, not streamed."""
     return job.kind == JobKind.IMAGES and not job.stream
 
 
 def run_generate_batch(job_ids):
-    """Run the jobs that arrived together; plain image jobs share forward passes, the rest run one by one.
+    """Run the jobs that arrived together. Plain image jobs share forward passes and the rest run one by one.
 
-    A failure fails only the jobs it concerns: the shared pass fails its jobs, and a job
-    run alone fails alone.
+    An exception fails only the jobs it concerns: one in a shared pass fails that pass's
+    jobs (one pass per dataset), and one in a job run alone fails that job.
     """
     jobs, leftover_ids = services.jobs_start(job_ids=job_ids)
     for job_id in leftover_ids:

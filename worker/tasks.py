@@ -86,7 +86,7 @@ class GenerateBatches(Batches):
 
 @app.task(name="gan.generate", base=GenerateBatches, acks_late=True)
 def generate_job(requests):
-    """Each message carries one job id; the messages of a batch are generated together."""
+    """Generate the jobs of a batch of messages together; each message carries one job id."""
     from .generation import fail_job, run_generate_batch
 
     job_ids = [job_id_of(request) for request in requests]

@@ -81,9 +81,9 @@ def queue_depth() -> int:
         raise QueueUnavailableError(f"the job queue is unavailable: {error}") from error
 
 
-# Seconds a web process trusts its last "this dataset has a model" answer. The worker
-# resolves the model itself for every batch, so this only delays the 503 for a model just
-# removed by up to this long.
+# Seconds a web process reuses a successful check that a dataset's checkpoint exists. The
+# worker resolves the model itself for every batch, so the cache only delays the 503 for a
+# model just removed, by up to this long.
 MODEL_CHECK_SECONDS = 1.0
 _model_checked_at = {}
 

@@ -124,7 +124,7 @@ def test_generate_rejects_unknown_dataset(client, value):
     assert not Job.objects.exists()
 
 
-def test_dataset_without_its_model_is_503_naming_the_setting(client, settings, tmp_path):
+def test_missing_dataset_model_is_503(client, settings, tmp_path):
     settings.GAN = {**settings.GAN, "FASHION_MODEL_PATH": str(tmp_path / "absent.pt")}
 
     error = assert_error(post_json(client, {"dataset": "fashion-mnist", "digit": 3}), 503)

@@ -97,7 +97,7 @@ def tiny_fashion_model(tmp_path_factory):
     return release
 
 
-def test_jobs_of_two_datasets_in_one_batch_use_their_own_models(settings, tiny_fashion_model):
+def test_mixed_datasets_use_own_models(settings, tiny_fashion_model):
     settings.GAN = {**settings.GAN, "MODEL_PATH": str(SHIPPED_MODEL), "FASHION_MODEL_PATH": str(tiny_fashion_model)}
     digits = Job.objects.create(digit=4, count=2, seed=10)
     clothes = Job.objects.create(digit=4, count=2, seed=10, dataset="fashion-mnist")
