@@ -89,3 +89,11 @@ def test_memory_benchmark_runs(tmp_path):
     assert "| RSS growth |" in output
     assert "| 20 |" in output
     assert (tmp_path / "memory.json").exists()
+
+
+def test_batching_benchmark_runs(tmp_path):
+    output = run_benchmark("bench.batching", "--quick", "--json", str(tmp_path / "batching.json"), timeout=300)
+
+    assert "| batching off (GAN_BATCH_MAX_JOBS=1) |" in output
+    assert "| batching on (defaults: 32 jobs, 10 ms) |" in output
+    assert (tmp_path / "batching.json").exists()
