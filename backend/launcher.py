@@ -108,7 +108,9 @@ def main(argv=None):
     def on_signal(signum, frame):
         raise KeyboardInterrupt
 
+    # SIGINT too: a shell starts background jobs with SIGINT ignored, and `kill -INT` should still stop them.
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         if not env.get("REDIS_URL"):
             redis = EmbeddedRedis().start()

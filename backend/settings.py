@@ -80,6 +80,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # commits without waiting for the disk each time: a crash of a process loses nothing,
     # only a power cut can lose the last commits.
     DATABASES["default"]["OPTIONS"]["init_command"] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+    # Transactions take the write lock when they begin. A deferred transaction that reads, then
+    # writes after another process committed, fails at once with "database is locked" in WAL
+    # mode, without waiting for the timeout above.
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     DATABASES["default"]["TEST"] = {"NAME": env.str("GAN_TEST_DATABASE", default=str(VAR_DIR / "test-db.sqlite3"))}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

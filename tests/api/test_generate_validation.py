@@ -132,3 +132,38 @@ def test_missing_dataset_model_is_503(client, settings, tmp_path):
     assert error["code"] == "model_unavailable"
     assert "GAN_FASHION_MODEL_PATH" in error["message"]
     assert not Job.objects.exists()
+
+
+def test_chunked_body_is_411(client):
+    response = client.post(GENERATE, data=b"", content_type="application/json", HTTP_TRANSFER_ENCODING="chunked")
+
+    error = assert_error(response, 411)
+    assert "Content-Length" in error["message"]
+    assert not Job.objects.exists()
+
+
+def test_body_over_django_limit_is_413(client, settings):
+    body = json.dumps({"digit": 1, "padding": "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1000)})
+
+    error = assert_error(post_json_raw(client, body), 413)
+
+    assert "limit" in error["message"]
+    assert "DATA_UPLOAD_MAX_MEMORY_SIZE" not in error["message"]
+    assert not Job.objects.exists()
+
+
+def post_json_raw(client, body):
+    return client.post(GENERATE, data=body, content_type="application/json")
+
+
+def test_grid_digit_item_message_names_it(client):
+    error = assert_error(post_json(client, {"kind": "grid", "digits": [10]}), 400, "digits", "each item must be")
+    assert "  " not in error["message"]
+
+
+@pytest.mark.parametrize("body, field, phrase", [
+    ({"kind": "video"}, "kind", "images, grid, interpolation"),
+    ({"kind": "grid", "digits": []}, "digits", "1 to 10 different digits"),
+])
+def test_choice_and_list_messages_list_allowed(client, body, field, phrase):
+    assert_error(post_json(client, body), 400, field, phrase)

@@ -86,4 +86,18 @@ def test_worker_loads_model_once(live_server, celery_worker_process, tmp_path_fa
     for seed in (1, 2):
         assert wait_for_job(submit(live_server, {"digit": 1, "seed": seed}))["status"] == "succeeded"
     log = (tmp_path_factory.getbasetemp() / "worker.log").read_text()
-    assert log.count("loaded model") == 1
+    # Other tests may have sent Fashion-MNIST jobs, which load that model once as well.
+    assert log.count("loaded model mnist-") == 1
+
+
+def test_concurrent_jobs_all_succeed(live_server, celery_worker_process):
+    """Web threads and the worker write the same SQLite file at once; no job may fail with a lock error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    bodies = [{"digit": index % 10, "count": 8, "seed": 500 + 10 * index} for index in range(12)]
+    with ThreadPoolExecutor(12) as pool:
+        urls = list(pool.map(lambda body: submit(live_server, body), bodies))
+    jobs = [wait_for_job(url) for url in urls]
+
+    assert [job["error"] for job in jobs if job["status"] != "succeeded"] == []
+    assert all(len(job["images"]) == 8 for job in jobs)

@@ -4,10 +4,18 @@ Every error body is ``{"error": {"status": 400, "code": "invalid", "message": ".
 "fields": {"digit": ["..."]}}}``; ``fields`` appears only for validation errors.
 """
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.views.defaults import bad_request, page_not_found
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class LengthRequired(exceptions.APIException):
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_code = "length_required"
+    default_detail = "send the body with a Content-Length header; chunked request bodies are not supported"
 
 
 class Conflict(exceptions.APIException):
@@ -85,9 +93,13 @@ def exception_handler(exc, context):
 
 
 def json_bad_request(request, exception=None):
-    """Return Django-level 400s (such as an oversized body) in the API's shape under /api/."""
+    """Return Django-level 400s in the API's shape under /api/; a body over Django's own limit is a 413."""
     if not request.path.startswith("/api/"):
         return bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.GAN["MAX_BODY_BYTES"]
+        return JsonResponse(error_body(413, "too_large", f"the request body is larger than the limit of {limit} bytes; "
+                                                          "send a smaller body"), status=413)
     return JsonResponse(error_body(400, "bad_request", f"the request could not be read: {exception}"), status=400)
 
 

@@ -42,7 +42,9 @@ class StrictIntegerField(serializers.IntegerField):
 
     def _reject(self, data):
         received = json.dumps(data) if data is None or isinstance(data, (bool, int, float, str)) else f"a JSON {_json_kind(data)}"
-        raise serializers.ValidationError(f"{self.field_name} must be {self.range_text}; got {received}", code="invalid")
+        # A list's items have no field name of their own.
+        subject = self.field_name or "each item"
+        raise serializers.ValidationError(f"{subject} must be {self.range_text}; got {received}", code="invalid")
 
 
 @extend_schema_field({"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": MAX_DIGIT},
@@ -101,12 +103,15 @@ class GenerateRequestSerializer(serializers.Serializer):
     )
     kind = serializers.ChoiceField(
         choices=["images", "grid", "interpolation"], required=False, default="images",
+        error_messages={"invalid_choice": "kind must be one of images, grid, interpolation; got \"{input}\""},
         help_text="images: count images of one digit. grid: digits x seeds_per_digit cells and one sprite sheet. "
                   "interpolation: frames between two (digit, seed) points and an animated GIF.",
     )
     digits = DigitListField(
         child=StrictIntegerField(min_value=0, max_value=MAX_DIGIT, range_text=f"an integer from 0 to {MAX_DIGIT}"),
         required=False, min_length=1, max_length=10,
+        error_messages={"min_length": "digits must list 1 to 10 different digits; got an empty list",
+                        "max_length": "digits must list 1 to 10 different digits; got {max_length} or more"},
         help_text="grid only: the rows' digits, 1-10 different values; default 0-9.",
     )
     seeds_per_digit = StrictIntegerField(

@@ -14,7 +14,7 @@ from ..services import (
     IdempotencyConflictError, InvalidParameterError, ModelUnavailableError, QueueFullError, QueueUnavailableError,
     job_cancel, job_create, job_create_idempotent,
 )
-from .errors import Conflict, Gone, ServiceUnavailable
+from .errors import Conflict, Gone, LengthRequired, ServiceUnavailable
 from .serializers import (
     ErrorSerializer, GenerateRequestSerializer, GridRequestSerializer, ImagesRequestSerializer,
     InterpolationRequestSerializer, JobListQuerySerializer, JobPageSerializer, JobSerializer,
@@ -71,8 +71,12 @@ def json_body(request):
     """Return the parsed JSON body, or {} for an empty one.
 
     A non-empty body without a Content-Type is rejected with 415: DRF would read it
-    as an empty form and the request's fields would be silently dropped.
+    as an empty form and the request's fields would be silently dropped. A chunked body
+    (no Content-Length) is rejected with 411, because Django reads no chunked body and
+    the request would silently become a job with every default.
     """
+    if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        raise LengthRequired()
     if int(request.META.get("CONTENT_LENGTH") or 0) == 0:
         return {}
     if not request.content_type:
