@@ -46,14 +46,25 @@ def test_oversized_body_is_413(client, settings):
 
 
 def test_django_bad_request_under_api_is_json(rf):
+    from django.core.exceptions import SuspiciousOperation
+
+    from backend.jobs.api.errors import json_bad_request
+
+    response = json_bad_request(rf.post("/api/generate"), SuspiciousOperation("Invalid HTTP_HOST header."))
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert "Invalid HTTP_HOST" in json.loads(response.content)["error"]["message"]
+
+
+def test_django_body_limit_under_api_is_413(rf):
     from django.core.exceptions import RequestDataTooBig
 
     from backend.jobs.api.errors import json_bad_request
 
     response = json_bad_request(rf.post("/api/generate"), RequestDataTooBig("Request body exceeded the limit."))
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert response["Content-Type"] == "application/json"
-    assert "exceeded" in json.loads(response.content)["error"]["message"]
+    assert json.loads(response.content)["error"]["code"] == "too_large"
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/xml"])
