@@ -36,7 +36,8 @@ def descendants(pid):
 def test_launcher_writes_demo_grid(tmp_path):
     port = free_port()
     result = subprocess.run(
-        [sys.executable, "-m", "backend.launcher", "--exit", "--count", "2", "--port", str(port)],
+        [sys.executable, "-m", "backend.launcher", "--exit", "--count", "2", "--port", str(port),
+         "--grpc-port", str(free_port())],
         cwd=REPO_ROOT, env=launcher_env(tmp_path), capture_output=True, text=True, timeout=240,
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -51,9 +52,11 @@ def test_launcher_writes_demo_grid(tmp_path):
 def test_ctrl_c_stops_every_process(tmp_path):
     port = free_port()
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "backend.launcher", "--count", "1", "--port", str(port)],
+        [sys.executable, "-m", "backend.launcher", "--count", "1", "--port", str(port),
+         "--grpc-port", str(free_port())],
         cwd=REPO_ROOT, env=launcher_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
+    children = []
     try:
         deadline = time.monotonic() + 240
         for line in launcher.stdout:
@@ -71,3 +74,9 @@ def test_ctrl_c_stops_every_process(tmp_path):
     finally:
         if launcher.poll() is None:
             launcher.kill()
+        # After a failure above, stop what the launcher left behind, so later tests start clean.
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
