@@ -48,11 +48,17 @@ def loaded_generator():
 
 
 def parse_request(body):
-    """Return ``(digit, seed)`` from a JSON body; raise ValueError or TypeError naming the invalid field."""
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"the body is not JSON: {error}") from error
+    """Return ``(digit, seed)`` from a JSON body (bytes, text, or already decoded).
+
+    Raises ValueError or TypeError naming the invalid field. The TorchServe handler uses it too.
+    """
+    if isinstance(body, (bytes, bytearray, str)):
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"the body is not JSON: {error}") from error
+    else:
+        payload = body
     if not isinstance(payload, dict):
         raise TypeError("the body must be a JSON object with digit and seed")
     digit, seed = payload.get("digit"), payload.get("seed")

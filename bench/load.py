@@ -8,8 +8,8 @@ gives every request its own seed and counts responses whose status is not the
 expected one. Its ``done()`` prints the percentiles on one parseable line, because
 ``wrk --latency`` prints only a fixed few of them.
 
-NOTE: wrk 4 does not correct for coordinated omission, so its percentiles are those of
-the requests it sent, in a closed loop; they are not latencies under a fixed arrival rate.
+NOTE: wrk 4 does not correct for coordinated omission. Its percentiles are those of the
+requests it sent in a closed loop, not latencies under a fixed arrival rate.
 """
 
 import dataclasses

@@ -109,7 +109,7 @@ def main(argv=None):
         our_endpoint(stack, ReferenceImages()).check(digit=7, seed=123_456)
         if args.worker_processes > 1:
             # NOTE: concurrent jobs reach every pool process in practice, but Celery does not
-            # promise it; a process that loads the generator later shows up as growth.
+            # promise it. A process that loads the generator later shows up as growth.
             warmup_seeds = range(WARMUP_FIRST_SEED, WARMUP_FIRST_SEED + 8 * args.worker_processes)
             warmup = send_jobs(url, warmup_seeds, 2 * args.worker_processes)
             if set(warmup) != {200}:

@@ -8,14 +8,14 @@ they go through the generator in one forward pass. TorchServe needs exactly one 
 in this module.
 """
 
-import json
 import logging
 import os
 
 import torch
 
 from gan_core.checkpoint import load_generator
-from gan_core.sampling import MAX_SEED, generate, to_png
+from bench.baseline_sync import parse_request
+from gan_core.sampling import generate, to_png
 
 logger = logging.getLogger(__name__)
 
@@ -39,22 +39,8 @@ class DigitHandler:
     @staticmethod
     def parse(item):
         """Return ``(digit, seed)`` from one request of the batch; raise ValueError or TypeError naming the invalid field."""
-        payload = item.get("body", item.get("data"))
-        if isinstance(payload, (bytes, bytearray)):
-            payload = payload.decode()
-        if isinstance(payload, str):
-            try:
-                payload = json.loads(payload)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"the body is not JSON: {error}") from error
-        if not isinstance(payload, dict):
-            raise TypeError("the body must be a JSON object with digit and seed")
-        digit, seed = payload.get("digit"), payload.get("seed")
-        if type(digit) is not int or not 0 <= digit <= 9:
-            raise ValueError(f"digit must be an integer from 0 to 9, got {digit!r}")
-        if type(seed) is not int or not 0 <= seed <= MAX_SEED:
-            raise ValueError(f"seed must be an integer from 0 to 2^63 - 1, got {seed!r}")
-        return digit, seed
+        # TorchServe passes the body as bytes, or already decoded when it was JSON.
+        return parse_request(item.get("body", item.get("data")))
 
     def handle(self, data, context):
         """Return one response per request: a PNG, or a 400 message for an invalid request."""

@@ -31,7 +31,7 @@ class TrainConfig:
     # "mnist" or "fashion-mnist" (gan_core.data.DATASETS).
     dataset: str = "mnist"
     # For MNIST, the folder that contains MNIST/raw in torchvision's layout (empty: GAN_DATA_ROOT,
-    # else ../shared/data); for Fashion-MNIST, the folder of its four *-ubyte.gz files (empty:
+    # else ../shared/data). For Fashion-MNIST, the folder of its four *-ubyte.gz files (empty:
     # GAN_FASHION_MNIST_ROOT, else Debian's /usr/share/datasets/fashion-mnist).
     data_root: str = ""
     # Number of full passes over the 60,000 training images; ``max_steps`` wins when set.

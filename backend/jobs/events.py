@@ -92,7 +92,7 @@ def publish_jobs_finished(job_ids, status):
 
 
 class FinishedListener:
-    """A thread that holds this process's subscription to ``FINISHED_CHANNEL`` and wakes waiters by job id.
+    """A thread that keeps this process's subscription to ``FINISHED_CHANNEL`` and wakes waiters by job id.
 
     A waiter registers before it reads the job's row, so an end published after that
     read always reaches it. Whenever the subscription (re)starts, every waiter is woken

@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 import time
+import uuid
 from datetime import timedelta
 
 import redis
@@ -284,8 +285,6 @@ def jobs_start(*, job_ids) -> tuple[list[Job], list]:
 
 
 def _as_uuid(value):
-    import uuid
-
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
