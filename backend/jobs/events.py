@@ -178,26 +178,53 @@ def finished_listener():
         return listener
 
 
+class JobWaiter:
+    """One request's registration with the process's listener, as a context manager.
+
+    Entering registers for ``job_id``, so every end published after that wakes
+    :meth:`wait`. A request that registers before it creates its job therefore needs no
+    read of the row until the first wake-up.
+    """
+
+    def __init__(self, job_id):
+        self.job_id = job_id
+        self.listener = self.event = None
+
+    def __enter__(self):
+        while self.event is None:  # a listener that stopped just now refuses the registration
+            self.listener = finished_listener()
+            self.event = self.listener.register(self.job_id)
+        return self
+
+    def __exit__(self, *exc_info):
+        self.listener.unregister(self.job_id, self.event)
+
+    def wait(self, read, timeout, *, read_first=True):
+        """Return ``read()``'s first truthy value, calling it at the start (unless ``read_first`` is
+        false) and after each wake-up; return None when ``timeout`` seconds pass first.
+        """
+        deadline = time.monotonic() + timeout
+        if read_first:
+            value = read()
+            if value:
+                return value
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            if self.event.wait(remaining):
+                self.event.clear()
+                value = read()
+                if value:
+                    return value
+
+
 def wait_for_finished(job_id, is_finished, timeout):
-    """Block until ``is_finished()`` is true or ``timeout`` seconds pass; return its last value.
+    """Block until ``is_finished()`` is true or ``timeout`` seconds pass; return whether it became true.
 
     Registers with the process's listener before the first check, so a job that ends
     between the check and the wait still wakes the caller. The row is read only at the
     start and after each wake-up: no database polling happens while waiting.
     """
-    deadline = time.monotonic() + timeout
-    event = None
-    while event is None:  # a listener that stopped just now refuses the registration
-        listener = finished_listener()
-        event = listener.register(job_id)
-    try:
-        while True:
-            if is_finished():
-                return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            event.wait(remaining)
-            event.clear()
-    finally:
-        listener.unregister(job_id, event)
+    with JobWaiter(job_id) as waiter:
+        return bool(waiter.wait(is_finished, timeout))

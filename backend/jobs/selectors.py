@@ -3,8 +3,14 @@
 import uuid
 
 from django.conf import settings
+from django.db.models import Prefetch
 
-from .models import Job
+from .models import Job, JobImage
+
+
+def images_in_order():
+    """Prefetch of a job's images in index order, without the join that the model's default ordering adds."""
+    return Prefetch("images", queryset=JobImage.objects.order_by("index"))
 
 
 class JobNotFoundError(Exception):
@@ -22,7 +28,7 @@ def job_get(*, job_id) -> Job:
     except ValueError as error:
         raise JobNotFoundError(f"job {job_id!r} not found: not a valid job id") from error
     try:
-        job = Job.objects.prefetch_related("images").get(id=job_uuid)
+        job = Job.objects.prefetch_related(images_in_order()).get(id=job_uuid)
     except Job.DoesNotExist as error:
         raise JobNotFoundError(f"job {job_id} not found") from error
     if job.is_expired:
@@ -33,12 +39,20 @@ def job_get(*, job_id) -> Job:
     return job
 
 
+def job_get_if_finished(*, job_id) -> Job | None:
+    """Return the job with its images prefetched if it has reached a terminal status, else None."""
+    from .models import TERMINAL_STATUSES
+
+    jobs = Job.objects.prefetch_related(images_in_order()).filter(id=job_id, status__in=list(TERMINAL_STATUSES))
+    return next(iter(jobs), None)
+
+
 def job_list(*, status=None, kind=None, created_after=None, created_before=None):
     """Return a queryset of unexpired jobs, images prefetched, matching the given filters."""
     from django.db.models import Q
     from django.utils import timezone
 
-    jobs = Job.objects.prefetch_related("images").filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+    jobs = Job.objects.prefetch_related(images_in_order()).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
     if status:
         jobs = jobs.filter(status=status)
     if kind:

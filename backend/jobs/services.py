@@ -157,8 +157,11 @@ def resolve_kind(*, kind, digit, count, seed, options):
 
 def job_create(*, digit: int | None = None, count: int = 1, seed: int | None = None, stream: bool = False,
                webhook: str | None = None, webhook_events: list[str] | None = None, kind: str = "images",
-               options: dict | None = None, dataset: str = "mnist") -> Job:
+               options: dict | None = None, dataset: str = "mnist", job_id: uuid.UUID | None = None) -> Job:
     """Create a queued job and enqueue it on the generate queue once the row is committed.
+
+    ``job_id`` lets a caller choose the new job's id, for example to wait for its end
+    before it exists (``events.JobWaiter``); by default a random one is drawn.
 
     Raises :class:`ModelUnavailableError` or :class:`QueueFullError` before creating
     anything. Raises :class:`QueueUnavailableError` when Redis cannot be reached. If the
@@ -177,15 +180,17 @@ def job_create(*, digit: int | None = None, count: int = 1, seed: int | None = N
     if seed is None:
         seed = secrets.randbelow(MAX_SEED + 1)
     expires_at = timezone.now() + timedelta(hours=settings.GAN["RETENTION_HOURS"])
-    job = Job(kind=kind, dataset=dataset, options=options, digit=digit, count=count, seed=seed, stream=stream,
-              expires_at=expires_at,
+    job = Job(id=job_id or uuid.uuid4(), kind=kind, dataset=dataset, options=options, digit=digit, count=count,
+              seed=seed, stream=stream, expires_at=expires_at,
               webhook_url=webhook or "",
               webhook_events=sorted(webhook_events or []) if webhook else [])
-    job.full_clean()
+    # No uniqueness check: the only unique field is the new random id, and checking it
+    # would cost a query per job.
+    job.full_clean(validate_unique=False)
     try:
-        with transaction.atomic():
-            job.save()
-            transaction.on_commit(lambda: _enqueue_generation(job.id))
+        job.save()
+        # Runs now in autocommit mode, or when a caller's transaction commits.
+        transaction.on_commit(lambda: _enqueue_generation(job.id))
     except BrokerError as error:
         reason = f"the job queue is unavailable: {error}"
         logger.error("job %s not enqueued: %s", job.id, error)

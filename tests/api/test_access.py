@@ -57,3 +57,29 @@ def test_throttled_client_gets_429_with_retry_after(client, settings, django_cap
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0
     assert response.json()["error"]["code"] == "throttled"
+
+
+def test_throttle_refills_one_request_per_interval(client, settings, django_capture_on_commit_callbacks):
+    # 3 per minute: the whole budget at once, then one request per 20 s.
+    settings.GAN = {**settings.GAN, "THROTTLE_RATES": {"anon": "3/min", "user": "3/min"}}
+    address = f"192.0.2.{uuid.uuid4().int % 250 + 1}"
+    with django_capture_on_commit_callbacks(execute=False):
+        for _ in range(3):
+            assert generate(client, REMOTE_ADDR=address).status_code == 202
+        response = generate(client, REMOTE_ADDR=address)
+    assert response.status_code == 429
+    assert 19 <= int(response["Retry-After"]) <= 20
+
+
+def test_token_clients_are_counted_apart_from_their_address(client, settings, django_capture_on_commit_callbacks):
+    settings.GAN = {**settings.GAN, "THROTTLE_RATES": {"anon": "1/min", "user": "2/min"}}
+    address = f"198.51.100.{uuid.uuid4().int % 250 + 1}"
+    token = Token.objects.create(user=User.objects.create_user(f"bob-{uuid.uuid4().hex[:8]}"))
+    with django_capture_on_commit_callbacks(execute=False):
+        assert generate(client, REMOTE_ADDR=address).status_code == 202
+        assert generate(client, REMOTE_ADDR=address).status_code == 429
+        # The same address with a token uses the token's own budget of 2.
+        with_token = [generate(client, REMOTE_ADDR=address, HTTP_AUTHORIZATION=f"Token {token.key}").status_code
+                      for _ in range(3)]
+    assert with_token == [202, 202, 429]
+

@@ -28,6 +28,26 @@ def test_prefer_wait_returns_finished_job(client, celery_worker_process):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_prefer_wait_reads_the_job_only_when_woken(client, celery_worker_process, django_assert_num_queries):
+    post(client, {"digit": 1}, Prefer="wait=30")  # the worker loads its model on its first job
+    # The row is written once and read once, with its images, after the worker's wake-up.
+    with django_assert_num_queries(3):
+        response = post(client, {"digit": 5, "seed": 11}, Prefer="wait=30")
+    assert response.status_code == 200
+    assert response.json()["status"] == "succeeded"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_prefer_wait_with_idempotency_key(client, celery_worker_process):
+    first = post(client, {"digit": 4, "seed": 12}, Prefer="wait=30", **{"Idempotency-Key": "wait-and-retry"})
+    again = post(client, {"digit": 4, "seed": 12}, Prefer="wait=30", **{"Idempotency-Key": "wait-and-retry"})
+    assert first.status_code == again.status_code == 200
+    assert first.json()["status"] == "succeeded"
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["images"] == first.json()["images"]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_prefer_wait_times_out_without_polling(client, django_assert_max_num_queries, broker_without_workers):
     started = time.monotonic()
     # Creating and reading the job takes about ten queries; a polling loop would take hundreds.
@@ -48,10 +68,11 @@ def test_unusable_prefer_is_ignored(client, prefer, django_capture_on_commit_cal
 
 
 def test_prefer_wait_is_capped_at_60(client, django_capture_on_commit_callbacks, monkeypatch):
-    from backend.jobs.api import views
+    from backend.jobs.events import JobWaiter
 
     waited = {}
-    monkeypatch.setattr(views, "job_wait", lambda job_id, timeout: waited.setdefault("timeout", timeout) and False)
+    monkeypatch.setattr(JobWaiter, "wait", lambda self, read, timeout, **kwargs: waited.setdefault("timeout", timeout)
+                        and None)
     with django_capture_on_commit_callbacks(execute=False):
         response = post(client, {"digit": 1}, Prefer="wait=600")
     assert waited["timeout"] == 60

@@ -1,6 +1,7 @@
 """REST endpoints: thin edges that validate, call one service or selector, and serialize the result."""
 
 import re
+import uuid
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import exceptions, status
@@ -8,8 +9,9 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ..events import JobWaiter
 from ..models import TERMINAL_STATUSES
-from ..selectors import JobExpiredError, JobNotFoundError, job_get, job_list, job_wait
+from ..selectors import JobExpiredError, JobNotFoundError, job_get, job_get_if_finished, job_list, job_wait
 from ..services import (
     IdempotencyConflictError, InvalidParameterError, ModelUnavailableError, QueueFullError, QueueUnavailableError,
     job_cancel, job_create, job_create_idempotent,
@@ -122,31 +124,46 @@ class GenerateView(APIView):
         key = idempotency_key(request)
         serializer = GenerateRequestSerializer(data=json_body(request))
         serializer.is_valid(raise_exception=True)
-        try:
-            if key is None:
-                job = job_create(**serializer.validated_data)
-            else:
-                job, _ = job_create_idempotent(key=key, **serializer.validated_data)
-        except IdempotencyConflictError as error:
-            raise Conflict(str(error)) from error
-        except InvalidParameterError as error:
-            raise exceptions.ValidationError({error.field: [str(error)]}) from error
-        except QueueFullError as error:
-            raise ServiceUnavailable(str(error), code="queue_full", retry_after=5) from error
-        except ModelUnavailableError as error:
-            raise ServiceUnavailable(str(error), code="model_unavailable") from error
-        except QueueUnavailableError as error:
-            raise ServiceUnavailable(f"{error}; retry later", code="queue_unavailable", retry_after=5) from error
         wait = requested_wait(request)
-        headers = {}
-        # A retried Idempotency-Key may return a job that has already ended.
-        finished = job.status in TERMINAL_STATUSES
-        if wait is not None:
-            finished = job_wait(job_id=job.id, timeout=wait)
-            headers["Preference-Applied"] = f"wait={wait}"
-        body = JobSerializer(job_get(job_id=job.id), context={"request": request}).data
+        headers = {} if wait is None else {"Preference-Applied": f"wait={wait}"}
+        if wait is not None and key is None:
+            # The new job's id is chosen here so that this request waits for its end before it
+            # exists: the end cannot be missed, and the row is read only once the worker wakes it.
+            job_id = uuid.uuid4()
+            with JobWaiter(job_id) as waiter:
+                create_job(key, serializer.validated_data, job_id=job_id)
+                job = waiter.wait(lambda: job_get_if_finished(job_id=job_id), wait, read_first=False)
+            finished = job is not None
+            job = job or job_get(job_id=job_id)
+        else:
+            job = create_job(key, serializer.validated_data)
+            # A retried Idempotency-Key may return a job that has already ended.
+            finished = job.status in TERMINAL_STATUSES
+            if wait is not None:
+                finished = job_wait(job_id=job.id, timeout=wait)
+            job = job_get(job_id=job.id)
+        body = JobSerializer(job, context={"request": request}).data
         headers["Location"] = body["url"]
         return Response(body, status=status.HTTP_200_OK if finished else status.HTTP_202_ACCEPTED, headers=headers)
+
+
+def create_job(key, parameters, **extra):
+    """Create the job (once per Idempotency-Key when ``key`` is set); map service errors to API errors."""
+    try:
+        if key is None:
+            return job_create(**parameters, **extra)
+        job, _ = job_create_idempotent(key=key, **parameters)
+        return job
+    except IdempotencyConflictError as error:
+        raise Conflict(str(error)) from error
+    except InvalidParameterError as error:
+        raise exceptions.ValidationError({error.field: [str(error)]}) from error
+    except QueueFullError as error:
+        raise ServiceUnavailable(str(error), code="queue_full", retry_after=5) from error
+    except ModelUnavailableError as error:
+        raise ServiceUnavailable(str(error), code="model_unavailable") from error
+    except QueueUnavailableError as error:
+        raise ServiceUnavailable(f"{error}; retry later", code="queue_unavailable", retry_after=5) from error
 
 
 class JobDetailView(APIView):
