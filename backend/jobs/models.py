@@ -77,8 +77,14 @@ class Job(models.Model):
 
 
 def image_path(image, filename):
-    # Names come from ids only, so no user input reaches the storage path.
-    return f"jobs/{image.job_id}/{image.index:05d}.png"
+    """``jobs/<first two hex digits of the job id>/<job id>-<index>.png``.
+
+    Names come from ids only, so no user input reaches the storage path. The 256 shared
+    folders are created once, where a folder per job cost each job a directory creation,
+    which takes about as long as writing the file itself.
+    """
+    job_id = str(image.job_id)
+    return f"jobs/{job_id[:2]}/{job_id}-{image.index:05d}.png"
 
 
 class JobImage(models.Model):

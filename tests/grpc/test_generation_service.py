@@ -40,7 +40,7 @@ def test_stream_of_100_images_arrives_in_order(stub, celery_worker_process):
     for message in messages[:5]:
         image = Image.open(io.BytesIO(message.png))
         assert (image.mode, image.size) == ("L", (28, 28))
-        assert message.url.endswith(f"/media/jobs/{message.job_id}/{message.index:05d}.png")
+        assert message.url.endswith(f"/media/jobs/{message.job_id[:2]}/{message.job_id}-{message.index:05d}.png")
     job = stub.GetJob(pb.GetJobRequest(job_id=messages[0].job_id))
     assert job.status == pb.JOB_STATUS_SUCCEEDED
     assert len(job.images) == 100
