@@ -3,6 +3,7 @@
 import copy
 import logging
 import math
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,6 +165,9 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
             step=current_step, epoch=current_step // steps_per_epoch, history=history,
             fixed_latent=fixed_latent, fixed_labels=fixed_labels,
         )
+        if train_config.keep_checkpoints:
+            (out_dir / "checkpoints").mkdir(exist_ok=True)
+            shutil.copyfile(checkpoint_path, out_dir / "checkpoints" / f"step_{current_step:07d}.pt")
         grid_path = out_dir / "samples" / f"step_{current_step:07d}.png"
         with torch.no_grad():
             grid = generator_ema(fixed_latent.to(device), fixed_labels.to(device))

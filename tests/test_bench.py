@@ -97,3 +97,16 @@ def test_batching_benchmark_runs(tmp_path):
     assert "| batching off (GAN_BATCH_MAX_JOBS=1) |" in output
     assert "| batching on (defaults: 32 jobs, 10 ms) |" in output
     assert (tmp_path / "batching.json").exists()
+
+
+def test_time_to_quality_benchmark_runs(tmp_path):
+    run = tmp_path / "run"
+    subprocess.run([sys.executable, "-m", "gan_core.train", "--out", str(run), "--max-steps", "4", "--batch-size", "8",
+                    "--n-critic", "1", "--log-every", "1", "--checkpoint-every", "2", "--latent-dim", "16",
+                    "--generator-width", "8", "--critic-width", "8", "--keep-checkpoints", "true", "--no-progress",
+                    "--threads", "1"], cwd=REPO_ROOT, check=True, capture_output=True, timeout=300)
+
+    output = run_benchmark("bench.time_to_quality", str(run), "--quick", "--threads", "1", timeout=300)
+
+    assert "| 2 |" in output and "| 4 |" in output
+    assert "- 95% agreement:" in output and "- 99% agreement:" in output
