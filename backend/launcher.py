@@ -53,6 +53,18 @@ def port_is_free(port):
     return True
 
 
+class DemoError(Exception):
+    """The demo could not produce its grid; the message says why in one line."""
+
+
+def api_error(response):
+    """Return the API's error message of a failed response, or its first characters."""
+    try:
+        return response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return response.text[:300]
+
+
 def run_demo(base_url, *, count, seed, timeout, out_path):
     """Request every digit, wait for the jobs, and write their images as one grid (a row per digit)."""
     import requests
@@ -61,14 +73,15 @@ def run_demo(base_url, *, count, seed, timeout, out_path):
     jobs = []
     for digit in range(10):
         response = requests.post(f"{base_url}/api/generate", json={"digit": digit, "count": count, "seed": seed}, timeout=10)
-        response.raise_for_status()
+        if not response.ok:
+            raise DemoError(f"POST /api/generate returned {response.status_code}: {api_error(response)}")
         jobs.append(response.json()["url"])
 
     deadline = time.monotonic() + timeout
     finished = {}
     while len(finished) < len(jobs):
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{len(jobs) - len(finished)} demo jobs were not finished after {timeout} s")
+            raise DemoError(f"{len(jobs) - len(finished)} demo jobs were not finished after {timeout} s")
         for url in jobs:
             if url not in finished:
                 job = requests.get(url, timeout=10).json()
@@ -77,7 +90,7 @@ def run_demo(base_url, *, count, seed, timeout, out_path):
         time.sleep(0.2)
     failed = [job for job in finished.values() if job["status"] != "succeeded"]
     if failed:
-        raise RuntimeError(f"demo job {failed[0]['id']} ended {failed[0]['status']}: {failed[0]['error']}")
+        raise DemoError(f"demo job {failed[0]['id']} ended {failed[0]['status']}: {failed[0]['error']}")
 
     cell, padding = 28, 2
     sheet = Image.new("L", (count * (cell + padding) + padding, 10 * (cell + padding) + padding))
@@ -158,6 +171,11 @@ def main(argv=None):
         return 1
     except KeyboardInterrupt:
         return 0
+    except (DemoError, OSError, RuntimeError, subprocess.CalledProcessError) as error:
+        # OSError covers connection failures (requests' errors are OSErrors); RuntimeError a
+        # process that exited while starting. One line, not a traceback: the logs have the rest.
+        logger.error("stopped: %s (logs in %s)", error, log_dir)
+        return 1
     finally:
         shutdown()
 

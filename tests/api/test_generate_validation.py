@@ -124,6 +124,20 @@ def test_generate_rejects_unknown_dataset(client, value):
     assert not Job.objects.exists()
 
 
+@pytest.mark.parametrize("field, value, echoed", [
+    ("dataset", 1, "got 1"),
+    ("dataset", "mnst", 'got "mnst"'),
+    ("dataset", True, "got true"),
+    ("kind", 2, "got 2"),
+    ("kind", ["grid"], 'got ["grid"]'),
+    ("kind", None, "got null"),
+])
+def test_wrong_choice_is_echoed_as_sent(client, field, value, echoed):
+    # A number sent where a name belongs is shown as the number, not as a string.
+    error = assert_error(post_json(client, {field: value}), 400, field)
+    assert error["fields"][field][0].endswith(echoed)
+
+
 def test_missing_dataset_model_is_503(client, settings, tmp_path):
     settings.GAN = {**settings.GAN, "FASHION_MODEL_PATH": str(tmp_path / "absent.pt")}
 

@@ -80,3 +80,18 @@ def test_ctrl_c_stops_every_process(tmp_path):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def test_failed_demo_stops_with_one_line(tmp_path):
+    env = launcher_env(tmp_path)
+    env["GAN_MODEL_PATH"] = str(tmp_path / "no-such-model.pt")
+    result = subprocess.run(
+        [sys.executable, "-m", "backend.launcher", "--exit", "--count", "1", "--port", str(free_port()),
+         "--grpc-port", str(free_port())],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    stopped = [line for line in result.stderr.splitlines() if "ERROR" in line and "stopped:" in line]
+    assert len(stopped) == 1, result.stderr
+    assert "503" in stopped[0] and "GAN_MODEL_PATH" in stopped[0]

@@ -62,6 +62,21 @@ KIND_FIELDS = {
     "interpolation": {"start_digit", "end_digit", "start_seed", "end_seed", "frames"},
 }
 
+class NamedChoiceField(serializers.ChoiceField):
+    """A choice among strings whose error lists the choices and echoes the wrong value as JSON.
+
+    DRF compares ``str(value)``, so a number such as 1 was reported as ``"1"``, as if the
+    client had sent a string; here it reads ``got 1`` (and ``got true``, ``got "mnst"``).
+    """
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or data not in self.choice_strings_to_values:
+            choices = ", ".join(self.choice_strings_to_values)
+            raise serializers.ValidationError(f"{self.field_name} must be one of {choices}; got {json.dumps(data)}",
+                                              code="invalid_choice")
+        return self.choice_strings_to_values[data]
+
+
 # An http or https URL with a host; the same pattern is published in the OpenAPI schema.
 WEBHOOK_URL_PATTERN = r"^https?://[A-Za-z0-9\[][^\s/?#]*([/?#]\S*)?$"
 
@@ -93,17 +108,16 @@ class GenerateRequestSerializer(serializers.Serializer):
         help_text="Seed of the first image; image i uses seed + i. Omitted or null: drawn at random and returned.",
     )
 
-    dataset = serializers.ChoiceField(
+    dataset = NamedChoiceField(
         choices=DATASET_CHOICES, required=False, default="mnist",
-        error_messages={"invalid_choice": f"dataset must be one of {', '.join(DATASET_CHOICES)}; got \"{{input}}\"",
-                        "null": f"dataset must be one of {', '.join(DATASET_CHOICES)}, or left out for mnist; got null"},
+        error_messages={"null": f"dataset must be one of {', '.join(DATASET_CHOICES)}, or left out for mnist; got null"},
         help_text="Which model draws the images: mnist (handwritten digits, the default) or fashion-mnist "
                   "(clothing; digit is then the class: 0 T-shirt/top, 1 Trouser, 2 Pullover, 3 Dress, 4 Coat, "
                   "5 Sandal, 6 Shirt, 7 Sneaker, 8 Bag, 9 Ankle boot).",
     )
-    kind = serializers.ChoiceField(
+    kind = NamedChoiceField(
         choices=["images", "grid", "interpolation"], required=False, default="images",
-        error_messages={"invalid_choice": "kind must be one of images, grid, interpolation; got \"{input}\""},
+        error_messages={"null": "kind must be one of images, grid, interpolation, or left out for images; got null"},
         help_text="images: count images of one digit. grid: digits x seeds_per_digit cells and one sprite sheet. "
                   "interpolation: frames between two (digit, seed) points and an animated GIF.",
     )
