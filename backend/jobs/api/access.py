@@ -25,7 +25,7 @@ class GenerationAccess(permissions.BasePermission):
         return bool(request.user and request.user.is_authenticated)
 
 
-# The generic cell rate algorithm (GCRA), run atomically in Redis. A client's key holds its
+# The generic cell rate algorithm (GCRA), run atomically in Redis. A client's key stores its
 # theoretical arrival time (TAT) in microseconds. A request is admitted when the TAT is at
 # most one period ahead of now, less one interval; the TAT then moves on by one interval. So
 # a client may send the whole rate at once and then one request per interval, and its state
