@@ -108,5 +108,7 @@ def test_time_to_quality_benchmark_runs(tmp_path):
 
     output = run_benchmark("bench.time_to_quality", str(run), "--quick", "--threads", "1", timeout=300)
 
-    assert "| 2 |" in output and "| 4 |" in output
-    assert "- 95% agreement:" in output and "- 99% agreement:" in output
+    assert "| 2 |" in output
+    assert "| 4 |" in output
+    assert "- 95% agreement:" in output
+    assert "- 99% agreement:" in output

@@ -71,7 +71,7 @@ def test_throttle_refills_one_request_per_interval(client, settings, django_capt
     assert 19 <= int(response["Retry-After"]) <= 20
 
 
-def test_token_clients_are_counted_apart_from_their_address(client, settings, django_capture_on_commit_callbacks):
+def test_token_and_address_budgets_are_separate(client, settings, django_capture_on_commit_callbacks):
     settings.GAN = {**settings.GAN, "THROTTLE_RATES": {"anon": "1/min", "user": "2/min"}}
     address = f"198.51.100.{uuid.uuid4().int % 250 + 1}"
     token = Token.objects.create(user=User.objects.create_user(f"bob-{uuid.uuid4().hex[:8]}"))

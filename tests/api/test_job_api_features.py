@@ -28,7 +28,7 @@ def test_prefer_wait_returns_finished_job(client, celery_worker_process):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_prefer_wait_reads_the_job_only_when_woken(client, celery_worker_process, django_assert_num_queries):
+def test_prefer_wait_reads_row_once(client, celery_worker_process, django_assert_num_queries):
     post(client, {"digit": 1}, Prefer="wait=30")  # the worker loads its model on its first job
     # The row is written once and read once, with its images, after the worker's wake-up.
     with django_assert_num_queries(3):

@@ -94,4 +94,5 @@ def test_failed_demo_stops_with_one_line(tmp_path):
     assert "Traceback" not in result.stderr
     stopped = [line for line in result.stderr.splitlines() if "ERROR" in line and "stopped:" in line]
     assert len(stopped) == 1, result.stderr
-    assert "503" in stopped[0] and "GAN_MODEL_PATH" in stopped[0]
+    assert "503" in stopped[0]
+    assert "GAN_MODEL_PATH" in stopped[0]

@@ -33,9 +33,9 @@ def test_train_writes_checkpoint_history_and_grids(tmp_path):
 
 def test_keep_checkpoints_copies_each_one(tmp_path):
     train(TINY_MODEL, tiny_config(keep_checkpoints=True), tmp_path, progress=False)
-    kept = sorted((tmp_path / "checkpoints").iterdir())
-    assert [path.name for path in kept] == ["step_0000002.pt", "step_0000004.pt"]
-    assert [load_checkpoint(path)["step"] for path in kept] == [2, 4]
+    copies = sorted((tmp_path / "checkpoints").iterdir())
+    assert [path.name for path in copies] == ["step_0000002.pt", "step_0000004.pt"]
+    assert [load_checkpoint(path)["step"] for path in copies] == [2, 4]
 
 
 def test_checkpoints_are_not_kept_by_default(tmp_path):

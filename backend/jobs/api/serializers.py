@@ -65,8 +65,8 @@ KIND_FIELDS = {
 class NamedChoiceField(serializers.ChoiceField):
     """A choice among strings whose error lists the choices and echoes the wrong value as JSON.
 
-    DRF compares ``str(value)``, so a number such as 1 was reported as ``"1"``, as if the
-    client had sent a string; here it reads ``got 1`` (and ``got true``, ``got "mnst"``).
+    DRF's own field compares ``str(value)``, so it reported the number 1 as ``"1"``, as if the
+    client had sent a string. This field reports ``got 1`` (and ``got true``, ``got "mnst"``).
     """
 
     def to_internal_value(self, data):
