@@ -70,21 +70,39 @@ def run_demo(base_url, *, count, seed, timeout, out_path):
     import requests
     from PIL import Image
 
-    jobs = []
-    for digit in range(10):
-        response = requests.post(f"{base_url}/api/generate", json={"digit": digit, "count": count, "seed": seed}, timeout=10)
-        if not response.ok:
-            raise DemoError(f"POST /api/generate returned {response.status_code}: {api_error(response)}")
-        jobs.append(response.json()["url"])
-
     deadline = time.monotonic() + timeout
-    finished = {}
+
+    def call(method, url, **kwargs):
+        """Send one API request, waiting out 429s (Retry-After) until the deadline; raise DemoError otherwise."""
+        while True:
+            response = requests.request(method, url, timeout=max(10, deadline - time.monotonic() + 5), **kwargs)
+            if response.status_code != 429:
+                break
+            pause = float(response.headers.get("Retry-After") or 1)
+            if time.monotonic() + pause > deadline:
+                raise DemoError(f"{method} {url} was throttled (429) past the {timeout:g} s the demo may take; "
+                                "raise GAN_THROTTLE_ANON or --timeout")
+            logger.info("demo request throttled; retrying in %g s", pause)
+            time.sleep(pause)
+        if not response.ok:
+            raise DemoError(f"{method} {url} returned {response.status_code}: {api_error(response)}")
+        return response.json()
+
+    # Prefer: wait returns each job once it has ended, so the demo makes one API call per digit.
+    jobs, finished = [], {}
+    for digit in range(10):
+        remaining = max(1, min(60, int(deadline - time.monotonic())))
+        job = call("POST", f"{base_url}/api/generate", json={"digit": digit, "count": count, "seed": seed},
+                   headers={"Prefer": f"wait={remaining}"})
+        jobs.append(job["url"])
+        if job["status"] in ("succeeded", "failed", "canceled"):
+            finished[job["url"]] = job
     while len(finished) < len(jobs):
         if time.monotonic() > deadline:
             raise DemoError(f"{len(jobs) - len(finished)} demo jobs were not finished after {timeout} s")
         for url in jobs:
             if url not in finished:
-                job = requests.get(url, timeout=10).json()
+                job = call("GET", url)
                 if job["status"] in ("succeeded", "failed", "canceled"):
                     finished[url] = job
         time.sleep(0.2)

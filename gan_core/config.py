@@ -65,13 +65,17 @@ class TrainConfig:
     log_every: int = 100
     checkpoint_every: int = 1000
     # Also keep a copy of every checkpoint as checkpoints/step_NNNNNNN.pt, to measure
-    # quality along the run (bench.time_to_quality); each copy is about 20 MB.
+    # quality along the run (bench.time_to_quality); each copy is about 32 MB at the default sizes.
     keep_checkpoints: bool = False
 
     def __post_init__(self):
         from .data import check_dataset
 
         check_dataset(self.dataset)
+        if self.max_steps < 0:
+            raise ValueError(f"max_steps must be 0 (train for epochs) or a positive number of steps, got {self.max_steps}")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
         if self.n_critic < 1:
             raise ValueError(f"n_critic must be at least 1, got {self.n_critic}")
         if self.batch_size < 1:

@@ -69,6 +69,9 @@ def test_throttle_refills_one_request_per_interval(client, settings, django_capt
         response = generate(client, REMOTE_ADDR=address)
     assert response.status_code == 429
     assert 19 <= int(response["Retry-After"]) <= 20
+    message = response.json()["error"]["message"]
+    assert "limit 3/min" in message
+    assert "GAN_THROTTLE_ANON" in message
 
 
 def test_token_and_address_budgets_are_separate(client, settings, django_capture_on_commit_callbacks):

@@ -63,6 +63,7 @@ def test_generate_rejects_malformed_json(client, body):
     error = assert_error(response, 400)
     assert error["code"] == "parse_error"
     assert "not valid JSON" in error["message"]
+    assert error["fields"]["body"] == [error["message"]]
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"])

@@ -96,3 +96,16 @@ def test_failed_demo_stops_with_one_line(tmp_path):
     assert len(stopped) == 1, result.stderr
     assert "503" in stopped[0]
     assert "GAN_MODEL_PATH" in stopped[0]
+
+
+def test_demo_waits_out_throttling(tmp_path):
+    env = launcher_env(tmp_path)
+    env["GAN_THROTTLE_ANON"] = "8/min"  # the demo's 10 jobs exceed it: two requests wait 7.5 s each
+    result = subprocess.run(
+        [sys.executable, "-m", "backend.launcher", "--exit", "--count", "1", "--port", str(free_port()),
+         "--grpc-port", str(free_port())],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "demo" / "digits.png").exists()
+    assert "throttled; retrying" in result.stderr

@@ -87,3 +87,9 @@ def test_cli_dry_run(tmp_path):
 def test_cli_rejects_bad_n_critic(tmp_path):
     with pytest.raises(SystemExit, match="n_critic must be at least 1"):
         train_cli.main(["--out", str(tmp_path), "--n-critic", "0"])
+
+
+@pytest.mark.parametrize("flag, value", [("--max-steps", "-1"), ("--epochs", "0")])
+def test_cli_rejects_negative_lengths(tmp_path, flag, value):
+    with pytest.raises(SystemExit, match=flag.lstrip("-").replace("-", "_")):
+        train_cli.main(["--out", str(tmp_path), flag, value, "--no-progress"])

@@ -73,6 +73,7 @@ class RedisRateThrottle(throttling.BaseThrottle):
     """
 
     scope = None
+    setting = None
 
     def __init__(self):
         self.retry_after = None
@@ -98,6 +99,8 @@ class RedisRateThrottle(throttling.BaseThrottle):
         if wait == 0:
             return True
         self.retry_after = math.ceil(wait / 1_000_000)
+        # Read by the API's error handler, so the 429 names the limit and the setting behind it.
+        request.throttle_limit = (self.setting, rate)
         return False
 
     def wait(self):
@@ -108,6 +111,7 @@ class AnonymousClientThrottle(RedisRateThrottle):
     """Requests per client IP address, for calls without a token."""
 
     scope = "anon"
+    setting = "GAN_THROTTLE_ANON"
 
     def client_key(self, request):
         if request.user and request.user.is_authenticated:
@@ -119,6 +123,7 @@ class TokenClientThrottle(RedisRateThrottle):
     """Requests per token user, for authenticated calls."""
 
     scope = "user"
+    setting = "GAN_THROTTLE_USER"
 
     def client_key(self, request):
         if request.user and request.user.is_authenticated:

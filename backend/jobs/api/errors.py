@@ -4,6 +4,8 @@ Every error body is ``{"error": {"status": 400, "code": "invalid", "message": ".
 "fields": {"digit": ["..."]}}}``; ``fields`` appears only for validation errors.
 """
 
+import math
+
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
@@ -84,8 +86,15 @@ def exception_handler(exc, context):
 
         response.data = error_body(response.status_code, "not_authenticated", GenerationAccess.message)
     elif isinstance(exc, exceptions.ParseError):
-        response.data = error_body(response.status_code, "parse_error",
-                                   f"the request body is not valid JSON ({exc.detail}); send a JSON object")
+        message = f"the request body is not valid JSON ({exc.detail}); send a JSON object"
+        response.data = error_body(response.status_code, "parse_error", message, {"body": [message]})
+    elif isinstance(exc, exceptions.Throttled):
+        request = context.get("request")
+        limit = getattr(request, "throttle_limit", None) if request is not None else None
+        wait = math.ceil(exc.wait) if exc.wait is not None else 1
+        limit_text = f" (limit {limit[1]}, set by {limit[0]})" if limit else ""
+        response.data = error_body(response.status_code, "throttled",
+                                   f"too many requests from this client{limit_text}; retry after {wait} s")
     else:
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else "error"
         response.data = error_body(response.status_code, code, str(exc.detail))
