@@ -54,7 +54,7 @@ def port_is_free(port):
 
 
 class DemoError(Exception):
-    """The demo could not produce its grid; the message says why in one line."""
+    """The demo could not produce its grid. The message gives the reason in one line."""
 
 
 def api_error(response):
@@ -190,8 +190,8 @@ def main(argv=None):
     except KeyboardInterrupt:
         return 0
     except (DemoError, OSError, RuntimeError, subprocess.CalledProcessError) as error:
-        # OSError covers connection failures (requests' errors are OSErrors); RuntimeError a
-        # process that exited while starting. One line, not a traceback: the logs have the rest.
+        # OSError covers connection failures, because requests' errors are OSErrors, and RuntimeError
+        # covers a process that exited while starting. One line replaces the traceback, and the logs have the rest.
         logger.error("stopped: %s (logs in %s)", error, log_dir)
         return 1
     finally:

@@ -42,7 +42,7 @@ def parse_time(text):
 def read_log(path):
     """Return ``(first timestamp, [(step, timestamp, training seconds up to step)])`` from a train.log.
 
-    Each interval line reports the mean seconds per step since the previous line; a resumed
+    Each interval line reports the mean seconds per step since the previous line. A resumed
     run's log restarts the count from the resumed step.
     """
     first, points, previous_step, total = None, [], 0, 0.0
@@ -64,13 +64,16 @@ def read_log(path):
     return first, points
 
 
-def at_step(points, step):
-    """Return ``(timestamp, training seconds)`` at ``step``, interpolated between logged steps."""
+def at_step(points, step, started):
+    """Return ``(timestamp, training seconds)`` at ``step``, interpolated between logged steps.
+
+    Before the first logged step, it interpolates from step 0 at ``started``.
+    """
     before = [point for point in points if point[0] <= step]
     after = [point for point in points if point[0] >= step]
     if not before and not after:
         return None, None
-    low = before[-1] if before else (0, after[0][1], 0.0)
+    low = before[-1] if before else (0, started, 0.0)
     high = after[0] if after else before[-1]
     if high[0] == low[0]:
         return high[1], high[2]
@@ -104,7 +107,7 @@ def main(argv=None):
             classifier = load_classifier(default_classifier(state.get("train_config", {}).get("dataset", "mnist")))
         metrics = evaluate(generator, classifier, per_digit=args.per_digit,
                            dataset=state.get("train_config", {}).get("dataset", "mnist"))
-        stamp, seconds = at_step(points, state["step"])
+        stamp, seconds = at_step(points, state["step"], started)
         weakest = min(metrics["per_digit"].items(), key=lambda item: item[1]["agreement"])
         rows.append({"step": state["step"], "training_minutes": seconds / 60 if seconds is not None else None,
                      "wall_minutes": (stamp - started).total_seconds() / 60 if stamp else None,

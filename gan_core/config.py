@@ -64,8 +64,8 @@ class TrainConfig:
     # Generator steps between log lines and between checkpoints.
     log_every: int = 100
     checkpoint_every: int = 1000
-    # Also keep a copy of every checkpoint as checkpoints/step_NNNNNNN.pt, to measure
-    # quality along the run (bench.time_to_quality); each copy is about 32 MB at the default sizes.
+    # Also keep a copy of every checkpoint as checkpoints/step_NNNNNNN.pt, so that
+    # bench.time_to_quality can score the run. Each copy is about 32 MB at the default sizes.
     keep_checkpoints: bool = False
 
     def __post_init__(self):

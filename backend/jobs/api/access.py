@@ -27,7 +27,7 @@ class GenerationAccess(permissions.BasePermission):
 
 # The generic cell rate algorithm (GCRA), run atomically in Redis. A client's key stores its
 # theoretical arrival time (TAT) in microseconds. A request is admitted when the TAT is at
-# most one period ahead of now, less one interval; the TAT then moves on by one interval. So
+# most one period ahead of now, less one interval. The TAT then moves on by one interval, so
 # a client may send the whole rate at once and then one request per interval, and its state
 # is one small key instead of DRF's list of every request time in the period. The reply is 0
 # for an admitted request, else the microseconds until the next one would be.

@@ -131,7 +131,7 @@ class GenerateView(APIView):
             # exists: the end cannot be missed, and the row is read only once the worker wakes it.
             job_id = uuid.uuid4()
             with JobWaiter(job_id) as waiter:
-                create_job(key, serializer.validated_data, job_id=job_id)
+                create_job(None, serializer.validated_data, job_id=job_id)
                 job = waiter.wait(lambda: job_get_if_finished(job_id=job_id), wait, read_first=False)
             finished = job is not None
             job = job or job_get(job_id=job_id)
