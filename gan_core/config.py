@@ -22,6 +22,10 @@ class ModelConfig:
     # Let the label set every generator batch norm's gain and bias too, not only the
     # input (conditional batch norm). Off in checkpoints saved before the option existed.
     conditional_norm: bool = False
+    # Give the critic a second head that classifies the digit from the same features
+    # (the auxiliary classifier of Odena et al., 2017, as in the WGAN-GP authors' conditional
+    # CIFAR-10 model). Its weights in the losses are TrainConfig's classifier weights.
+    auxiliary_classifier: bool = False
 
 
 @dataclass
@@ -56,6 +60,11 @@ class TrainConfig:
     # Small penalty on the critic's real scores that keeps them from drifting far from 0
     # (Karras et al., 2018); it does not change the optimum.
     drift_weight: float = 1e-3
+    # With ModelConfig.auxiliary_classifier: weight of the critic head's cross-entropy on
+    # real images in the critic loss, and of its cross-entropy on generated images (for the
+    # labels they were asked for) in the generator loss. The WGAN-GP authors used 1 and 0.1.
+    critic_classifier_weight: float = 1.0
+    generator_classifier_weight: float = 0.1
     # Decay of the exponential moving average of generator weights used for sampling.
     ema_decay: float = 0.999
     seed: int = 0
@@ -82,6 +91,9 @@ class TrainConfig:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.lr_schedule not in ("linear", "constant"):
             raise ValueError(f"lr_schedule must be 'linear' or 'constant', got {self.lr_schedule!r}")
+        if self.critic_classifier_weight < 0 or self.generator_classifier_weight < 0:
+            raise ValueError("critic_classifier_weight and generator_classifier_weight must be 0 or more, got "
+                             f"{self.critic_classifier_weight} and {self.generator_classifier_weight}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
 

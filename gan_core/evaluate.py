@@ -111,6 +111,8 @@ def extended_metrics(images, features, real_features, floor_features, data_root,
     kid, kid_std = kernel_inception_distance(features, real_features)
     kid_floor, _ = kernel_inception_distance(floor_features, real_features)
     precision, recall = precision_recall(real_features, features)
+    # What real training digits score against the test set: the most a generator can expect.
+    precision_floor, recall_floor = precision_recall(real_features, floor_features)
     train_images, _ = load_dataset_tensors(dataset, data_root, train=True)
     test_images, _ = load_dataset_tensors(dataset, data_root, train=False)
     choose = torch.randperm(len(images), generator=torch.Generator().manual_seed(1))[:subset]
@@ -118,6 +120,7 @@ def extended_metrics(images, features, real_features, floor_features, data_root,
     ratio, copied = memorization_ratio(images[choose].flatten(1), to_model_range(train_images).flatten(1),
                                        to_model_range(test_images[choose_test]).flatten(1))
     return {"kid": kid, "kid_std": kid_std, "kid_floor": kid_floor, "precision": precision, "recall": recall,
+            "precision_floor": precision_floor, "recall_floor": recall_floor,
             "memorization_distance_ratio": ratio, "memorization_close_share": copied}
 
 
@@ -141,7 +144,8 @@ def format_table(metrics):
         f"Frechet distance {metrics['frechet_distance']:.3f} (real training images: {metrics['frechet_distance_floor']:.3f})",
         "digit  agreement  diversity",
     ]
-    extras = [(key, metrics[key]) for key in ("kid", "kid_floor", "precision", "recall", "memorization_distance_ratio",
+    extras = [(key, metrics[key]) for key in ("kid", "kid_floor", "precision", "recall", "precision_floor", "recall_floor",
+                                               "memorization_distance_ratio",
                                                "memorization_close_share", "train_on_generated_accuracy")
               if key in metrics]
     for digit, entry in metrics["per_digit"].items():

@@ -126,11 +126,21 @@ class Critic(nn.Module):
         feature_dim = 4 * width * 4 * 4
         self.score = nn.Linear(feature_dim, 1)
         self.label_projection = nn.Embedding(config.num_classes, feature_dim)
+        self.classify = nn.Linear(feature_dim, config.num_classes) if config.auxiliary_classifier else None
 
     def forward(self, images, labels):
+        return self.score_and_classify(images, labels)[0]
+
+    def score_and_classify(self, images, labels):
+        """Return the scores ``(B,)`` and, with ``auxiliary_classifier``, class logits ``(B, classes)`` (else None).
+
+        The logits come from the same features as the score; the gradient penalty
+        constrains only the score.
+        """
         features = self.features(images)  # (B, 4w * 16)
         projection = (self.label_projection(labels) * features).sum(dim=1)  # (B,)
-        return self.score(features).squeeze(1) + projection
+        logits = self.classify(features) if self.classify is not None else None
+        return self.score(features).squeeze(1) + projection, logits
 
 
 def build_generator(config: ModelConfig):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import checkpoint as ckpt
@@ -202,10 +203,15 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
                 latent = torch.randn(real.shape[0], model_config.latent_dim, device=device)
                 with torch.no_grad():
                     fake = generator(latent, labels_batch)
-                real_scores, fake_scores = critic(real, labels_batch), critic(fake, labels_batch)
+                real_scores, real_logits = critic.score_and_classify(real, labels_batch)
+                fake_scores = critic(fake, labels_batch)
                 penalty = gradient_penalty(critic, real, fake, labels_batch)
                 loss_critic = (critic_loss(real_scores, fake_scores) + train_config.gp_weight * penalty
                                + train_config.drift_weight * real_scores.pow(2).mean())
+                if real_logits is not None:
+                    # The auxiliary head learns the digits from real images only.
+                    loss_class_real = F.cross_entropy(real_logits, labels_batch)
+                    loss_critic = loss_critic + train_config.critic_classifier_weight * loss_class_real
                 # Checked before the update, so no NaN ever reaches the weights or a checkpoint.
                 check_finite(step + 1, critic_loss=loss_critic, gradient_penalty=penalty)
                 critic_optimizer.zero_grad(set_to_none=True)
@@ -215,7 +221,12 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
             # Generator: minimise -D(G(z, y), y) for uniformly drawn labels.
             latent = torch.randn(train_config.batch_size, model_config.latent_dim, device=device)
             labels_fake = torch.randint(0, model_config.num_classes, (train_config.batch_size,), device=device)
-            loss_generator = generator_loss(critic(generator(latent, labels_fake), labels_fake))
+            fake_scores_g, fake_logits = critic.score_and_classify(generator(latent, labels_fake), labels_fake)
+            loss_generator = generator_loss(fake_scores_g)
+            if fake_logits is not None:
+                # Also make the requested digit recognisable to the critic's head.
+                loss_class_fake = F.cross_entropy(fake_logits, labels_fake)
+                loss_generator = loss_generator + train_config.generator_classifier_weight * loss_class_fake
             check_finite(step + 1, generator_loss=loss_generator)
             generator_optimizer.zero_grad(set_to_none=True)
             loss_generator.backward()
@@ -229,8 +240,11 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
                 "gradient_penalty": penalty.item(),
                 "wasserstein": (real_scores.mean() - fake_scores.mean()).item(),
             }
+            if real_logits is not None:
+                values["class_loss_real"] = loss_class_real.item()
+                values["class_loss_fake"] = loss_class_fake.item()
             for key, value in values.items():
-                interval[key] += value
+                interval[key] = interval.get(key, 0.0) + value
             interval_steps += 1
             bar.update(1)
             if step % train_config.log_every == 0 or step == steps:
@@ -238,9 +252,12 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
                 record = {"step": step, **{k: v / interval_steps for k, v in interval.items()}, "seconds_per_step": seconds}
                 history.append(record)
                 bar.set_postfix(critic=f"{record['critic_loss']:.3f}", w=f"{record['wasserstein']:.3f}")
-                logger.info("step %d/%d critic_loss %.4f generator_loss %.4f penalty %.4f wasserstein %.4f %.3fs/step",
+                classes = ""
+                if "class_loss_real" in record:
+                    classes = f" class_loss real {record['class_loss_real']:.4f} fake {record['class_loss_fake']:.4f}"
+                logger.info("step %d/%d critic_loss %.4f generator_loss %.4f penalty %.4f wasserstein %.4f%s %.3fs/step",
                             step, steps, record["critic_loss"], record["generator_loss"],
-                            record["gradient_penalty"], record["wasserstein"], seconds)
+                            record["gradient_penalty"], record["wasserstein"], classes, seconds)
                 if on_log:
                     on_log(record)
                 interval = dict.fromkeys(interval, 0.0)

@@ -28,7 +28,8 @@ class RunBusyError(Exception):
 
 
 def configs_for(run: TrainingRun):
-    model_config = ModelConfig(latent_dim=run.latent_dim)
+    model_config = ModelConfig(latent_dim=run.latent_dim, conditional_norm=run.conditional_norm,
+                               auxiliary_classifier=run.auxiliary_classifier)
     train_config = TrainConfig(
         dataset=run.dataset, epochs=run.epochs, max_steps=run.max_steps, batch_size=run.batch_size,
         generator_lr=run.generator_lr, critic_lr=run.critic_lr, n_critic=run.n_critic, gp_weight=run.gp_weight,

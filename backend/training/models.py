@@ -40,6 +40,12 @@ class TrainingRun(models.Model):
     n_critic = models.PositiveIntegerField(default=5, help_text="Critic steps per generator step.")
     gp_weight = models.FloatField("gradient penalty weight", default=10.0)
     latent_dim = models.PositiveIntegerField("latent size", default=128)
+    conditional_norm = models.BooleanField(
+        "conditional batch norm", default=True,
+        help_text="Let the digit set the gain and bias of every batch norm in the generator.")
+    auxiliary_classifier = models.BooleanField(
+        default=True, help_text="Give the critic a head that classifies the digit; the generator is also trained "
+                                "to make that head recognise the digit it was asked for.")
     seed = models.PositiveIntegerField(default=0)
     device = models.CharField(max_length=8, choices=Device.choices, default=Device.AUTO)
     checkpoint_every = models.PositiveIntegerField(

@@ -12,17 +12,22 @@ SERIES = [
     ("generator_loss", "generator loss"),
     ("gradient_penalty", "gradient penalty"),
     ("wasserstein", "Wasserstein estimate"),
+    # Only in runs whose critic has the auxiliary classifier head.
+    ("class_loss_real", "classifier loss, real"),
+    ("class_loss_fake", "classifier loss, generated"),
 ]
 
 
 def loss_plot_svg(history):
-    """Return an SVG document plotting each series of ``history`` over generator steps, or "" when empty."""
+    """Return an SVG document plotting each series that ``history`` records over generator steps, or "" when empty."""
     if not history:
         return ""
     figure = Figure(figsize=(7.5, 3.2), dpi=100)
     axes = figure.subplots()
     steps = [record["step"] for record in history]
     for key, label in SERIES:
+        if key not in history[0]:
+            continue
         axes.plot(steps, [record[key] for record in history], label=label, linewidth=1.2)
     axes.set_xlabel("generator step")
     axes.axhline(0, color="#999", linewidth=0.6)

@@ -89,3 +89,11 @@ def test_label_blind_model_fails_agreement(classifier):
     assert metrics["per_digit"][0]["agreement"] == pytest.approx(1.0)
     assert metrics["agreement"] == pytest.approx(0.1)
     assert metrics["min_diversity_ratio"] < 0.01
+
+
+def test_extended_metrics_report_what_real_digits_score(classifier):
+    """Precision and recall come with the same figures for real training digits, which a copy of one digit misses."""
+    metrics = evaluate(LabelBlindGenerator(), classifier, per_digit=50, extended=True)
+    assert metrics["precision_floor"] > 0.8
+    assert metrics["recall_floor"] > 0.3
+    assert metrics["recall"] < 0.01

@@ -40,3 +40,13 @@ def test_generator_in_eval_mode_is_batch_independent():
         together = generator(latent, labels)
         alone = generator(latent[2:3], labels[2:3])
     assert torch.allclose(together[2:3], alone, atol=1e-6)
+
+
+def test_critic_classifier_head_is_optional():
+    images, labels = torch.randn(3, 1, 28, 28), torch.tensor([0, 5, 9])
+    _, plain = build_models(ModelConfig())
+    _, with_head = build_models(ModelConfig(auxiliary_classifier=True))
+    scores, logits = with_head.score_and_classify(images, labels)
+    assert plain.score_and_classify(images, labels)[1] is None
+    assert logits.shape == (3, 10)
+    assert torch.equal(scores, with_head(images, labels))

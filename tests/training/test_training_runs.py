@@ -10,6 +10,7 @@ from django.conf import settings
 
 from backend.training import services
 from backend.training.models import ModelVersion, RunStatus, TrainingRun
+from gan_core.checkpoint import load_checkpoint
 
 from .conftest import TINY_RUN, pool_children
 
@@ -37,7 +38,7 @@ def run_action(admin_client, action, run):
 
 
 def test_admin_form_run_completes(admin_client, train_worker):
-    form = {**TINY_RUN, "name": "tiny", "dataset": "mnist", "_save": "Save"}
+    form = {**TINY_RUN, "name": "tiny", "dataset": "mnist", "conditional_norm": "on", "_save": "Save"}
     response = admin_client.post(f"{CHANGELIST}add/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
 
@@ -50,6 +51,9 @@ def test_admin_form_run_completes(admin_client, train_worker):
     assert [version.step for version in versions] == [3, 6]
     assert all(0 <= version.metrics["agreement"] <= 1 for version in versions)
     assert "frechet_distance" in versions[0].metrics
+    # A checkbox left out of the form is off.
+    model_config = load_checkpoint(versions[0].checkpoint.path)["model_config"]
+    assert (model_config["conditional_norm"], model_config["auxiliary_classifier"]) == (True, False)
 
     page = admin_client.get(f"{CHANGELIST}{run.pk}/change/").content.decode()
     assert "<svg" in page

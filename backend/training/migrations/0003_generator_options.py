@@ -1,0 +1,38 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    """Conditional batch norm and the critic's auxiliary classifier as run options.
+
+    Runs created before this migration trained without either, so their rows get False;
+    new runs default to True, the shipped model's settings.
+    """
+
+    dependencies = [("training", "0002_fashion_mnist")]
+
+    operations = [
+        migrations.AddField(
+            model_name="trainingrun", name="conditional_norm",
+            field=models.BooleanField(default=False, verbose_name="conditional batch norm",
+                                      help_text="Let the digit set the gain and bias of every batch norm in the "
+                                                "generator."),
+        ),
+        migrations.AddField(
+            model_name="trainingrun", name="auxiliary_classifier",
+            field=models.BooleanField(default=False, help_text="Give the critic a head that classifies the digit; "
+                                      "the generator is also trained to make that head recognise the digit it was "
+                                      "asked for."),
+        ),
+        migrations.AlterField(
+            model_name="trainingrun", name="conditional_norm",
+            field=models.BooleanField(default=True, verbose_name="conditional batch norm",
+                                      help_text="Let the digit set the gain and bias of every batch norm in the "
+                                                "generator."),
+        ),
+        migrations.AlterField(
+            model_name="trainingrun", name="auxiliary_classifier",
+            field=models.BooleanField(default=True, help_text="Give the critic a head that classifies the digit; "
+                                      "the generator is also trained to make that head recognise the digit it was "
+                                      "asked for."),
+        ),
+    ]
