@@ -182,3 +182,28 @@ def test_grid_digit_item_message_names_it(client):
 ])
 def test_choice_and_list_messages_list_allowed(client, body, field, phrase):
     assert_error(post_json(client, body), 400, field, phrase)
+
+
+HOOK = "http://127.0.0.1/hook"
+
+
+@pytest.mark.parametrize("body, field, phrases", [
+    ({"kind": "grid", "digits": None}, "digits", ("JSON array of 1 to 10 different digits", "got null")),
+    ({"kind": "grid", "digits": "123"}, "digits", ("such as [0, 1, 2]", 'got "123"')),
+    ({"kind": "grid", "digits": {"0": 1}}, "digits", ("got a JSON object",)),
+    ({"kind": "grid", "digits": [1, 1]}, "digits", ("different digits", "got a repeated item in [1, 1]")),
+    ({"kind": "grid", "digits": list(range(10)) + [0]}, "digits", ("got 11 items",)),
+    ({"webhook": HOOK, "webhook_events": None}, "webhook_events", ('"start" and "completed"', "got null")),
+    ({"webhook": HOOK, "webhook_events": "completed"}, "webhook_events", ('got "completed"',)),
+    ({"webhook": HOOK, "webhook_events": ["start", "start"]}, "webhook_events", ("got a repeated item",)),
+    ({"webhook": HOOK, "webhook_events": ["x"]}, "webhook_events", ('one of start, completed; got "x"',)),
+    ({"webhook": HOOK, "webhook_events": [1]}, "webhook_events", ("one of start, completed; got 1",)),
+    ({"webhook": ""}, "webhook", ("http or https URL", "or null for no webhook", 'got ""')),
+    ({"webhook": 5}, "webhook", ("http or https URL", "got 5")),
+    ({"webhook": "http://" + "a" * 2000}, "webhook", ("at most 2000 characters", "got a string of 2007 characters")),
+])
+def test_list_and_webhook_messages_state_the_rule(client, body, field, phrases):
+    error = assert_error(post_json(client, body), 400, field, *phrases)
+    assert "This field" not in json.dumps(error)
+    assert "Expected a list" not in json.dumps(error)
+    assert not Job.objects.exists()

@@ -36,6 +36,15 @@ def test_deeply_nested_json_is_400(client, body):
     assert response.json()["error"]["code"] == "parse_error"
 
 
+def test_integer_of_5001_digits_is_400(client):
+    response = client.post("/api/generate", data='{"seed": ' + "9" * 5001 + "}", content_type="application/json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "parse_error"
+    assert "over 4300 digits" in error["message"]
+    assert "set_int_max_str_digits" not in error["message"]
+
+
 def test_oversized_body_is_413(client, settings):
     body = json.dumps({"digit": 1, "padding": "x" * (settings.GAN["MAX_BODY_BYTES"] + 1)})
     response = client.post("/api/generate", data=body, content_type="application/json")

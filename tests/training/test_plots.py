@@ -12,7 +12,7 @@ def test_classifier_losses_are_plotted_when_recorded():
     assert "classifier loss, generated" in svg
 
 
-def test_runs_without_the_classifier_head_plot_the_four_wgan_series():
+def test_plot_without_classifier_head():
     svg = loss_plot_svg([{"step": step, **BASE} for step in (50, 100)])
     assert "Wasserstein estimate" in svg
     assert "classifier loss" not in svg

@@ -41,16 +41,56 @@ class StrictIntegerField(serializers.IntegerField):
         return super().validate_empty_values(data)
 
     def _reject(self, data):
-        received = json.dumps(data) if data is None or isinstance(data, (bool, int, float, str)) else f"a JSON {_json_kind(data)}"
         # A list's items have no field name of their own.
         subject = self.field_name or "each item"
-        raise serializers.ValidationError(f"{subject} must be {self.range_text}; got {received}", code="invalid")
+        raise serializers.ValidationError(f"{subject} must be {self.range_text}; got {_received(data)}", code="invalid")
+
+
+def _received(data):
+    """Return ``data`` as JSON when it is a scalar, else "a JSON array" or "a JSON object"."""
+    return json.dumps(data) if data is None or isinstance(data, (bool, int, float, str)) else f"a JSON {_json_kind(data)}"
+
+
+class StrictListField(serializers.ListField):
+    """A JSON array of different items whose every error states the whole rule and the value received.
+
+    DRF's own messages ("This field may not be null.", "Expected a list of items but got
+    type "str".") name neither the field nor what it takes.
+    """
+
+    def __init__(self, *, rule_text, **kwargs):
+        self.rule_text = rule_text
+        super().__init__(**kwargs)
+
+    def _reject(self, received):
+        raise serializers.ValidationError(f"{self.field_name} must be {self.rule_text}; got {received}", code="invalid")
+
+    def validate_empty_values(self, data):
+        if data is None and not self.allow_null:
+            self._reject("null")
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            self._reject(_received(data))
+        if not self.min_length <= len(data) <= self.max_length:
+            self._reject(f"{len(data)} items")
+        values = super().to_internal_value(data)
+        if len(set(values)) != len(values):
+            self._reject(f"a repeated item in {json.dumps(values)}")
+        return values
 
 
 @extend_schema_field({"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": MAX_DIGIT},
                       "minItems": 1, "maxItems": 10, "uniqueItems": True})
-class DigitListField(serializers.ListField):
+class DigitListField(StrictListField):
     """A list of different digits."""
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string", "enum": ["start", "completed"]},
+                      "minItems": 1, "maxItems": 2, "uniqueItems": True})
+class WebhookEventListField(StrictListField):
+    """A list of different webhook events."""
 
 
 # Request fields each kind accepts, besides the common ones.
@@ -72,7 +112,8 @@ class NamedChoiceField(serializers.ChoiceField):
     def to_internal_value(self, data):
         if not isinstance(data, str) or data not in self.choice_strings_to_values:
             choices = ", ".join(self.choice_strings_to_values)
-            raise serializers.ValidationError(f"{self.field_name} must be one of {choices}; got {json.dumps(data)}",
+            subject = self.field_name or "each item"
+            raise serializers.ValidationError(f"{subject} must be one of {choices}; got {json.dumps(data)}",
                                               code="invalid_choice")
         return self.choice_strings_to_values[data]
 
@@ -84,11 +125,21 @@ WEBHOOK_URL_PATTERN = r"^https?://[A-Za-z0-9\[][^\s/?#]*([/?#]\S*)?$"
 @extend_schema_field({"type": "string", "format": "uri", "pattern": WEBHOOK_URL_PATTERN, "maxLength": 2000,
                       "nullable": True})
 class WebhookURLField(serializers.CharField):
+    def run_validation(self, data=serializers.empty):
+        # CharField rejects "" and blank strings before to_internal_value, with its own message.
+        if isinstance(data, str) and not data.strip():
+            self._reject(data)
+        return super().run_validation(data)
+
     def to_internal_value(self, data):
-        value = super().to_internal_value(data)
-        if not re.match(WEBHOOK_URL_PATTERN, value):
-            raise serializers.ValidationError(f"webhook must be an http or https URL with a host; got {value!r}")
-        return value
+        if not isinstance(data, str) or len(data) > self.max_length or not re.match(WEBHOOK_URL_PATTERN, data):
+            self._reject(data)
+        return data
+
+    def _reject(self, data):
+        received = _received(data) if not isinstance(data, str) or len(data) <= 200 else f"a string of {len(data)} characters"
+        raise serializers.ValidationError(f"webhook must be an http or https URL with a host, of at most {self.max_length} "
+                                          f"characters, or null for no webhook; got {received}", code="invalid")
 
 
 class GenerateRequestSerializer(serializers.Serializer):
@@ -124,8 +175,8 @@ class GenerateRequestSerializer(serializers.Serializer):
     digits = DigitListField(
         child=StrictIntegerField(min_value=0, max_value=MAX_DIGIT, range_text=f"an integer from 0 to {MAX_DIGIT}"),
         required=False, min_length=1, max_length=10,
-        error_messages={"min_length": "digits must list 1 to 10 different digits; got an empty list",
-                        "max_length": "digits must list 1 to 10 different digits; got {max_length} or more"},
+        rule_text=f"a JSON array of 1 to 10 different digits from 0 to {MAX_DIGIT}, such as [0, 1, 2], or left out "
+                  "for all ten",
         help_text="grid only: the rows' digits, 1-10 different values; default 0-9.",
     )
     seeds_per_digit = StrictIntegerField(
@@ -152,9 +203,11 @@ class GenerateRequestSerializer(serializers.Serializer):
         required=False, allow_null=True, default=None, max_length=2000,
         help_text="http(s) URL that receives a signed POST of the job at the events in webhook_events.",
     )
-    webhook_events = serializers.ListField(
-        child=serializers.ChoiceField(choices=["start", "completed"]), required=False, default=["completed"],
+    webhook_events = WebhookEventListField(
+        child=NamedChoiceField(choices=["start", "completed"]), required=False, default=["completed"],
         min_length=1, max_length=2,
+        rule_text='a JSON array of different events from "start" and "completed", such as ["start", "completed"], '
+                  'or left out for ["completed"]',
         help_text="When to call the webhook: start (a worker started the job), completed (it ended). "
                   "Default: completed.",
     )
@@ -168,8 +221,6 @@ class GenerateRequestSerializer(serializers.Serializer):
             allowed = ", ".join(sorted(KIND_FIELDS[kind])) or "none"
             raise serializers.ValidationError(
                 {name: [f"{name} does not apply to kind {kind!r}; its fields are: {allowed}"] for name in misplaced})
-        if kind == "grid" and "digits" in attrs and len(set(attrs["digits"])) != len(attrs["digits"]):
-            raise serializers.ValidationError({"digits": [f"digits must not repeat; got {attrs['digits']}"]})
         option_names = KIND_FIELDS[kind] - {"digit", "count", "seed"}
         return {
             "kind": kind, "dataset": attrs.get("dataset", "mnist"),
