@@ -104,7 +104,9 @@ class Critic(nn.Module):
     The label enters by projection (Miyato and Koyama, 2018): the score is a linear
     function of the image features plus their inner product with the label's
     embedding. There is no batch norm, because the gradient penalty is defined per
-    sample and batch statistics would couple the samples of a batch.
+    sample and batch statistics would couple the samples of a batch. With
+    ``auxiliary_classifier``, a linear head also classifies the digit from the same
+    features (AC-GAN, Odena et al., 2017).
     """
 
     def __init__(self, config: ModelConfig):

@@ -4,8 +4,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     """Conditional batch norm and the critic's auxiliary classifier as run options.
 
-    Runs created before this migration trained without either, so their rows get False;
-    new runs default to True, the shipped model's settings.
+    Runs created before this migration trained without either, so their rows get False.
+    New runs default to the shipped model's settings: both on, 6,000 steps.
     """
 
     dependencies = [("training", "0002_fashion_mnist")]
@@ -34,5 +34,10 @@ class Migration(migrations.Migration):
             field=models.BooleanField(default=True, help_text="Give the critic a head that classifies the digit; "
                                       "the generator is also trained to make that head recognise the digit it was "
                                       "asked for."),
+        ),
+        migrations.AlterField(
+            model_name="trainingrun", name="max_steps",
+            field=models.PositiveIntegerField(default=6000, help_text="Generator steps to train for; 0 means train "
+                                              "for the number of epochs instead."),
         ),
     ]
