@@ -65,8 +65,15 @@ class ConditionalBatchNorm(nn.Module):
         self.bias = nn.Linear(embedding_dim, norm.num_features)
 
     def forward(self, hidden, label_embedding):
-        gain = 1.0 + self.gain(label_embedding)[:, :, None, None]
-        return self.norm(hidden) * gain + self.bias(label_embedding)[:, :, None, None]
+        gain = 1.0 + self.gain(label_embedding)  # (B, C)
+        bias = self.bias(label_embedding)  # (B, C)
+        if self.training or not self.norm.track_running_stats:
+            return torch.addcmul(bias[:, :, None, None], self.norm(hidden), gain[:, :, None, None])
+        # In eval mode the running statistics fold into one scale and shift per sample and
+        # channel, so the activations are read once instead of three times (normalise, scale, shift).
+        scale = gain * torch.rsqrt(self.norm.running_var + self.norm.eps)
+        shift = bias - self.norm.running_mean * scale
+        return torch.addcmul(shift[:, :, None, None], hidden, scale[:, :, None, None])
 
 
 class ConditionalNormGenerator(Generator):

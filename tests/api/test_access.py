@@ -29,6 +29,16 @@ def test_missing_token_is_401_when_required(client, tokens_required):
     assert client.get("/api/jobs").status_code == 401
 
 
+def new_token(name):
+    """Create a user and token whose primary key no earlier test used.
+
+    Throttle budgets live in Redis under the user's primary key, and the database reuses
+    keys after each test's rollback, so a reused key would inherit another test's budget.
+    """
+    user = User.objects.create_user(f"{name}-{uuid.uuid4().hex[:8]}", id=uuid.uuid4().int % 2**31)
+    return Token.objects.create(user=user)
+
+
 def test_wrong_token_is_401(client, tokens_required):
     response = generate(client, HTTP_AUTHORIZATION="Token not-a-real-key")
     assert response.status_code == 401
@@ -36,7 +46,7 @@ def test_wrong_token_is_401(client, tokens_required):
 
 
 def test_valid_token_is_accepted(client, tokens_required, django_capture_on_commit_callbacks):
-    token = Token.objects.create(user=User.objects.create_user("alice"))
+    token = new_token("alice")
     with django_capture_on_commit_callbacks(execute=False):
         response = generate(client, HTTP_AUTHORIZATION=f"Token {token.key}")
     assert response.status_code == 202
@@ -77,7 +87,7 @@ def test_throttle_refills_one_request_per_interval(client, settings, django_capt
 def test_token_and_address_budgets_are_separate(client, settings, django_capture_on_commit_callbacks):
     settings.GAN = {**settings.GAN, "THROTTLE_RATES": {"anon": "1/min", "user": "2/min"}}
     address = f"198.51.100.{uuid.uuid4().int % 250 + 1}"
-    token = Token.objects.create(user=User.objects.create_user(f"bob-{uuid.uuid4().hex[:8]}"))
+    token = new_token("bob")
     with django_capture_on_commit_callbacks(execute=False):
         assert generate(client, REMOTE_ADDR=address).status_code == 202
         assert generate(client, REMOTE_ADDR=address).status_code == 429

@@ -50,3 +50,18 @@ def test_critic_classifier_head_is_optional():
     assert plain.score_and_classify(images, labels)[1] is None
     assert logits.shape == (3, 10)
     assert torch.equal(scores, with_head(images, labels))
+
+
+def test_conditional_norm_eval_matches_normalise_then_affine():
+    """Eval mode folds the running statistics into one scale and shift; the result must not change."""
+    config = ModelConfig(conditional_norm=True)
+    generator, _ = build_models(config)
+    norm = generator.norms[1]
+    norm.norm.running_mean.uniform_(-1, 1)
+    norm.norm.running_var.uniform_(0.5, 2)
+    generator.eval()
+    hidden, embedding = torch.randn(4, norm.norm.num_features, 14, 14), torch.randn(4, config.latent_dim)
+    with torch.no_grad():
+        expected = norm.norm(hidden) * (1 + norm.gain(embedding))[:, :, None, None] + norm.bias(embedding)[:, :, None, None]
+        folded = norm(hidden, embedding)
+    assert torch.allclose(folded, expected, atol=1e-5)
