@@ -221,8 +221,8 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
             # Generator: minimise -D(G(z, y), y) for uniformly drawn labels.
             latent = torch.randn(train_config.batch_size, model_config.latent_dim, device=device)
             labels_fake = torch.randint(0, model_config.num_classes, (train_config.batch_size,), device=device)
-            fake_scores_g, fake_logits = critic.score_and_classify(generator(latent, labels_fake), labels_fake)
-            loss_generator = generator_loss(fake_scores_g)
+            generated_scores, fake_logits = critic.score_and_classify(generator(latent, labels_fake), labels_fake)
+            loss_generator = generator_loss(generated_scores)
             if fake_logits is not None:
                 # Also make the requested digit recognisable to the critic's head.
                 loss_class_fake = F.cross_entropy(fake_logits, labels_fake)

@@ -52,7 +52,7 @@ def test_critic_classifier_head_is_optional():
     assert torch.equal(scores, with_head(images, labels))
 
 
-def test_conditional_norm_eval_matches_normalise_then_affine():
+def test_conditional_norm_eval_folding():
     """Eval mode folds the running statistics into one scale and shift; the result must not change."""
     config = ModelConfig(conditional_norm=True)
     generator, _ = build_models(config)

@@ -102,7 +102,7 @@ def auxiliary_run(tmp_path, critic_classifier_weight):
     return train(model, config, tmp_path, progress=False)
 
 
-def test_auxiliary_classifier_learns_digits_from_real_images(tmp_path):
+def test_classifier_head_learns_real_digits(tmp_path):
     """The head's cross-entropy on real digits falls from chance (ln 10 = 2.30) only when it is in the critic loss."""
     trained = auxiliary_run(tmp_path / "on", 1.0)
     untrained = auxiliary_run(tmp_path / "off", 0.0)

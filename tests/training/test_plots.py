@@ -5,7 +5,7 @@ from backend.training.plots import loss_plot_svg
 BASE = {"critic_loss": -1.0, "generator_loss": 1.0, "gradient_penalty": 0.01, "wasserstein": 1.2}
 
 
-def test_classifier_losses_are_plotted_when_recorded():
+def test_plot_with_classifier_losses():
     history = [{"step": step, **BASE, "class_loss_real": 0.2, "class_loss_fake": 0.1} for step in (50, 100)]
     svg = loss_plot_svg(history)
     assert "classifier loss, real" in svg

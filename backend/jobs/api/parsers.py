@@ -25,7 +25,7 @@ class BoundedJSONParser(JSONParser):
         except RecursionError as error:
             raise exceptions.ParseError("JSON nested too deeply") from error
         except exceptions.ParseError as error:
-            # Python refuses to convert integers of over 4300 digits, and its message advises a
+            # Python rejects converting integers of over 4300 digits, and its message advises a
             # server-side call (sys.set_int_max_str_digits) that is no use to the client.
             if "integer string conversion" in str(error.detail):
                 raise exceptions.ParseError("an integer in it has over 4300 digits, and integer fields here take "

@@ -1,5 +1,14 @@
 from django.db import migrations, models
 
+CONDITIONAL_NORM = {
+    "verbose_name": "conditional batch norm",
+    "help_text": "Let the digit set the gain and bias of every batch norm in the generator.",
+}
+AUXILIARY_CLASSIFIER = {
+    "help_text": "Give the critic a head that classifies the digit; the generator is also trained to make that head "
+                 "recognise the digit it was asked for.",
+}
+
 
 class Migration(migrations.Migration):
     """Conditional batch norm and the critic's auxiliary classifier as run options.
@@ -11,30 +20,14 @@ class Migration(migrations.Migration):
     dependencies = [("training", "0002_fashion_mnist")]
 
     operations = [
-        migrations.AddField(
-            model_name="trainingrun", name="conditional_norm",
-            field=models.BooleanField(default=False, verbose_name="conditional batch norm",
-                                      help_text="Let the digit set the gain and bias of every batch norm in the "
-                                                "generator."),
-        ),
-        migrations.AddField(
-            model_name="trainingrun", name="auxiliary_classifier",
-            field=models.BooleanField(default=False, help_text="Give the critic a head that classifies the digit; "
-                                      "the generator is also trained to make that head recognise the digit it was "
-                                      "asked for."),
-        ),
-        migrations.AlterField(
-            model_name="trainingrun", name="conditional_norm",
-            field=models.BooleanField(default=True, verbose_name="conditional batch norm",
-                                      help_text="Let the digit set the gain and bias of every batch norm in the "
-                                                "generator."),
-        ),
-        migrations.AlterField(
-            model_name="trainingrun", name="auxiliary_classifier",
-            field=models.BooleanField(default=True, help_text="Give the critic a head that classifies the digit; "
-                                      "the generator is also trained to make that head recognise the digit it was "
-                                      "asked for."),
-        ),
+        migrations.AddField(model_name="trainingrun", name="conditional_norm",
+                            field=models.BooleanField(default=False, **CONDITIONAL_NORM)),
+        migrations.AddField(model_name="trainingrun", name="auxiliary_classifier",
+                            field=models.BooleanField(default=False, **AUXILIARY_CLASSIFIER)),
+        migrations.AlterField(model_name="trainingrun", name="conditional_norm",
+                              field=models.BooleanField(default=True, **CONDITIONAL_NORM)),
+        migrations.AlterField(model_name="trainingrun", name="auxiliary_classifier",
+                              field=models.BooleanField(default=True, **AUXILIARY_CLASSIFIER)),
         migrations.AlterField(
             model_name="trainingrun", name="max_steps",
             field=models.PositiveIntegerField(default=6000, help_text="Generator steps to train for; 0 means train "
