@@ -126,6 +126,10 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
 
     # Models and optimisers.
     generator, critic = build_models(model_config)
+    bfloat16 = train_config.precision == "bfloat16"
+    if bfloat16:
+        # oneDNN's bfloat16 convolutions run fastest on channels-last tensors.
+        generator.to(memory_format=torch.channels_last), critic.to(memory_format=torch.channels_last)
     generator_ema = copy.deepcopy(generator)
     generator.to(device), critic.to(device), generator_ema.to(device)
     betas = (float(train_config.beta1), float(train_config.beta2))
@@ -145,6 +149,10 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
         torch.manual_seed(train_config.seed + step)
         batches.generator.manual_seed(train_config.seed + step)
         logger.info("resumed from %s at step %d of %d", checkpoint_path, step, steps)
+
+    def forward_precision():
+        """Autocast for the forward passes; losses are then taken in float32."""
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bfloat16)
 
     def lr_factor(current):
         if train_config.lr_schedule == "constant":
@@ -201,11 +209,14 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
             for _ in range(train_config.n_critic):
                 real, labels_batch = next(data)
                 latent = torch.randn(real.shape[0], model_config.latent_dim, device=device)
-                with torch.no_grad():
-                    fake = generator(latent, labels_batch)
-                real_scores, real_logits = critic.score_and_classify(real, labels_batch)
-                fake_scores = critic(fake, labels_batch)
-                penalty = gradient_penalty(critic, real, fake, labels_batch)
+                with forward_precision():
+                    with torch.no_grad():
+                        fake = generator(latent, labels_batch).float()
+                    real_scores, real_logits = critic.score_and_classify(real, labels_batch)
+                    fake_scores = critic(fake, labels_batch).float()
+                    penalty = gradient_penalty(critic, real, fake, labels_batch)
+                real_scores = real_scores.float()
+                real_logits = real_logits.float() if real_logits is not None else None
                 loss_critic = (critic_loss(real_scores, fake_scores) + train_config.gp_weight * penalty
                                + train_config.drift_weight * real_scores.pow(2).mean())
                 if real_logits is not None:
@@ -221,11 +232,12 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
             # Generator: minimise -D(G(z, y), y) for uniformly drawn labels.
             latent = torch.randn(train_config.batch_size, model_config.latent_dim, device=device)
             labels_fake = torch.randint(0, model_config.num_classes, (train_config.batch_size,), device=device)
-            generated_scores, fake_logits = critic.score_and_classify(generator(latent, labels_fake), labels_fake)
-            loss_generator = generator_loss(generated_scores)
+            with forward_precision():
+                generated_scores, fake_logits = critic.score_and_classify(generator(latent, labels_fake), labels_fake)
+            loss_generator = generator_loss(generated_scores.float())
             if fake_logits is not None:
                 # Also make the requested digit recognisable to the critic's head.
-                loss_class_fake = F.cross_entropy(fake_logits, labels_fake)
+                loss_class_fake = F.cross_entropy(fake_logits.float(), labels_fake)
                 loss_generator = loss_generator + train_config.generator_classifier_weight * loss_class_fake
             check_finite(step + 1, generator_loss=loss_generator)
             generator_optimizer.zero_grad(set_to_none=True)

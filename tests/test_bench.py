@@ -112,3 +112,12 @@ def test_time_to_quality_benchmark_runs(tmp_path):
     assert "| 4 |" in output
     assert "- 95% agreement:" in output
     assert "- 99% agreement:" in output
+
+
+def test_train_step_benchmark_runs(tmp_path):
+    output = run_benchmark("bench.train_step", "--quick", "--threads", "1", "--json", str(tmp_path / "step.json"),
+                           timeout=300)
+
+    assert "| float32 |" in output
+    assert "| bfloat16 |" in output
+    assert (tmp_path / "step.json").exists()

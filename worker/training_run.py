@@ -33,7 +33,8 @@ def configs_for(run: TrainingRun):
     train_config = TrainConfig(
         dataset=run.dataset, epochs=run.epochs, max_steps=run.max_steps, batch_size=run.batch_size,
         generator_lr=run.generator_lr, critic_lr=run.critic_lr, n_critic=run.n_critic, gp_weight=run.gp_weight,
-        seed=run.seed, device=run.device, log_every=run.log_every, checkpoint_every=run.checkpoint_every,
+        seed=run.seed, device=run.device, precision=run.precision, log_every=run.log_every,
+        checkpoint_every=run.checkpoint_every,
     )
     return model_config, train_config
 

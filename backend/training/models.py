@@ -18,6 +18,11 @@ class Device(models.TextChoices):
     CUDA = "cuda", "CUDA"
 
 
+class Precision(models.TextChoices):
+    FLOAT32 = "float32", "float32"
+    BFLOAT16 = "bfloat16", "bfloat16 autocast (faster on CPUs with AMX or AVX-512 bfloat16 and on recent GPUs)"
+
+
 class Dataset(models.TextChoices):
     MNIST = "mnist", "MNIST"
     FASHION_MNIST = "fashion-mnist", "Fashion-MNIST"
@@ -48,6 +53,9 @@ class TrainingRun(models.Model):
                                 "to make that head recognise the digit it was asked for.")
     seed = models.PositiveIntegerField(default=0)
     device = models.CharField(max_length=8, choices=Device.choices, default=Device.AUTO)
+    precision = models.CharField(
+        max_length=8, choices=Precision.choices, default=Precision.FLOAT32,
+        help_text="Number format of the forward passes; weights and optimiser state stay float32.")
     checkpoint_every = models.PositiveIntegerField(
         default=1000, help_text="Generator steps between checkpoints; each checkpoint becomes a model version.")
     log_every = models.PositiveIntegerField(default=50, help_text="Generator steps between loss records.")

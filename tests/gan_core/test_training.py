@@ -116,3 +116,21 @@ def test_classifier_head_learns_real_digits(tmp_path):
 def test_cli_rejects_negative_classifier_weight(tmp_path):
     with pytest.raises(SystemExit, match="generator_classifier_weight must be 0 or more"):
         train_cli.main(["--out", str(tmp_path), "--generator-classifier-weight", "-1", "--no-progress"])
+
+
+def test_bfloat16_autocast_trains_float32_weights(tmp_path):
+    """Autocast changes the forward passes only: the losses track float32's and the weights stay float32."""
+    runs = {precision: train(TINY_MODEL, tiny_config(max_steps=2, precision=precision), tmp_path / precision,
+                             progress=False) for precision in ("float32", "bfloat16")}
+    for key in ("critic_loss", "generator_loss", "wasserstein"):
+        wide, narrow = runs["float32"].history[0][key], runs["bfloat16"].history[0][key]
+        assert narrow == pytest.approx(wide, rel=0.05, abs=0.02), key
+    state = load_checkpoint(tmp_path / "bfloat16" / "checkpoint.pt")
+    assert state["train_config"]["precision"] == "bfloat16"
+    weights = [*state["generator_ema"].values(), *state["critic"].values()]
+    assert {tensor.dtype for tensor in weights if tensor.is_floating_point()} == {torch.float32}
+
+
+def test_cli_rejects_unknown_precision(tmp_path):
+    with pytest.raises(SystemExit, match="precision must be one of float32, bfloat16, got 'float16'"):
+        train_cli.main(["--out", str(tmp_path), "--precision", "float16", "--no-progress"])

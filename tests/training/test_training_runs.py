@@ -38,7 +38,8 @@ def run_action(admin_client, action, run):
 
 
 def test_admin_form_run_completes(admin_client, train_worker):
-    form = {**TINY_RUN, "name": "tiny", "dataset": "mnist", "conditional_norm": "on", "_save": "Save"}
+    form = {**TINY_RUN, "name": "tiny", "dataset": "mnist", "conditional_norm": "on", "precision": "bfloat16",
+            "_save": "Save"}
     response = admin_client.post(f"{CHANGELIST}add/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
 
@@ -52,8 +53,9 @@ def test_admin_form_run_completes(admin_client, train_worker):
     assert all(0 <= version.metrics["agreement"] <= 1 for version in versions)
     assert "frechet_distance" in versions[0].metrics
     # A checkbox left out of the form is off.
-    model_config = load_checkpoint(versions[0].checkpoint.path)["model_config"]
-    assert (model_config["conditional_norm"], model_config["auxiliary_classifier"]) == (True, False)
+    state = load_checkpoint(versions[0].checkpoint.path)
+    assert (state["model_config"]["conditional_norm"], state["model_config"]["auxiliary_classifier"]) == (True, False)
+    assert state["train_config"]["precision"] == "bfloat16"
 
     page = admin_client.get(f"{CHANGELIST}{run.pk}/change/").content.decode()
     assert "<svg" in page

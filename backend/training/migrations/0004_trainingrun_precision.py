@@ -1,0 +1,19 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    """bfloat16 autocast as a run option; existing runs trained in float32, which stays the default."""
+
+    dependencies = [("training", "0003_generator_options")]
+
+    operations = [
+        migrations.AddField(
+            model_name="trainingrun", name="precision",
+            field=models.CharField(
+                choices=[("float32", "float32"),
+                         ("bfloat16", "bfloat16 autocast (faster on CPUs with AMX or AVX-512 bfloat16 and on "
+                                      "recent GPUs)")],
+                default="float32", max_length=8,
+                help_text="Number format of the forward passes; weights and optimiser state stay float32."),
+        ),
+    ]
