@@ -36,7 +36,7 @@ class TrainingRun(models.Model):
 
     dataset = models.CharField(max_length=16, choices=Dataset.choices, default=Dataset.MNIST)
     max_steps = models.PositiveIntegerField(
-        default=6000, help_text="Generator steps to train for; 0 means train for the number of epochs instead.")
+        default=12000, help_text="Generator steps to train for; 0 means train for the number of epochs instead.")
     epochs = models.PositiveIntegerField(
         default=27, help_text="Passes over the 60,000 training images; used only when max steps is 0.")
     batch_size = models.PositiveIntegerField(default=64)
