@@ -6,6 +6,25 @@ from torch import nn
 from .config import ModelConfig
 
 
+# In eval mode the generator's linear layers run on at least this many rows. On CPUs
+# with AMX (seen with PyTorch 2.14.1), matrix products of 1-10 rows take another kernel than
+# larger ones and differ in the last bits, which would make an image depend on its batch size.
+MIN_LINEAR_ROWS = 16
+
+
+def batch_invariant_linear(layer, inputs, training):
+    """Apply ``layer`` to ``inputs`` ``(B, features)``, padded to ``MIN_LINEAR_ROWS`` rows outside training.
+
+    The padding repeats the first row and its outputs are dropped. In training the batch is
+    used as it is, because batch norm after the layer must see only real rows.
+    """
+    rows = inputs.shape[0]
+    if training or rows >= MIN_LINEAR_ROWS:
+        return layer(inputs)
+    padded = torch.cat([inputs, inputs[:1].expand(MIN_LINEAR_ROWS - rows, -1)])
+    return layer(padded)[:rows]
+
+
 class Generator(nn.Module):
     """Maps a latent ``(B, latent_dim)`` and labels ``(B,)`` to images ``(B, 1, 28, 28)`` in [-1, 1]."""
 
@@ -47,7 +66,8 @@ class Generator(nn.Module):
         """
         # The label enters as a learned embedding concatenated to z: (B, 2 * latent_dim).
         hidden = torch.cat([latent, label_embedding], dim=1)
-        hidden = self.project(hidden).view(-1, 4 * self.config.generator_width, 7, 7)
+        hidden = batch_invariant_linear(self.project, hidden, self.training)
+        hidden = hidden.view(-1, 4 * self.config.generator_width, 7, 7)
         return self.upsample(hidden)
 
 
@@ -65,8 +85,8 @@ class ConditionalBatchNorm(nn.Module):
         self.bias = nn.Linear(embedding_dim, norm.num_features)
 
     def forward(self, hidden, label_embedding):
-        gain = 1.0 + self.gain(label_embedding)  # (B, C)
-        bias = self.bias(label_embedding)  # (B, C)
+        gain = 1.0 + batch_invariant_linear(self.gain, label_embedding, self.training)  # (B, C)
+        bias = batch_invariant_linear(self.bias, label_embedding, self.training)  # (B, C)
         if self.training or not self.norm.track_running_stats:
             return torch.addcmul(bias[:, :, None, None], self.norm(hidden), gain[:, :, None, None])
         # In eval mode the running statistics fold into one scale and shift per sample and
@@ -97,7 +117,7 @@ class ConditionalNormGenerator(Generator):
         del self.upsample
 
     def synthesize(self, latent, label_embedding):
-        hidden = self.project(torch.cat([latent, label_embedding], dim=1))
+        hidden = batch_invariant_linear(self.project, torch.cat([latent, label_embedding], dim=1), self.training)
         hidden = hidden.view(-1, 4 * self.config.generator_width, 7, 7)
         hidden = torch.relu(self.norms[0](hidden, label_embedding))  # (B, 4w, 7, 7)
         hidden = torch.relu(self.norms[1](self.up1(hidden), label_embedding))  # (B, 2w, 14, 14)
