@@ -77,8 +77,8 @@ class TrainConfig:
     # "auto" picks CUDA when it is available.
     device: str = "auto"
     # "float32", or "bfloat16" to run the forward passes under autocast in bfloat16 (weights,
-    # optimiser state, the EMA and the gradient-penalty norms stay float32). On CPUs with
-    # AMX or AVX-512 bfloat16 and on recent GPUs it trains 1.5-2x faster per step.
+    # optimiser state, the EMA and the gradient-penalty norms stay float32). On a CPU with
+    # AMX it made a step 1.9x faster (bench.train_step); without bfloat16 instructions it is emulated.
     precision: str = "float32"
     # Generator steps between log lines and between checkpoints.
     log_every: int = 100

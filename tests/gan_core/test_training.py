@@ -123,8 +123,8 @@ def test_bfloat16_autocast_trains_float32_weights(tmp_path):
     runs = {precision: train(TINY_MODEL, tiny_config(max_steps=2, precision=precision), tmp_path / precision,
                              progress=False) for precision in ("float32", "bfloat16")}
     for key in ("critic_loss", "generator_loss", "wasserstein"):
-        wide, narrow = runs["float32"].history[0][key], runs["bfloat16"].history[0][key]
-        assert narrow == pytest.approx(wide, rel=0.05, abs=0.02), key
+        expected = runs["float32"].history[0][key]
+        assert runs["bfloat16"].history[0][key] == pytest.approx(expected, rel=0.05, abs=0.02), key
     state = load_checkpoint(tmp_path / "bfloat16" / "checkpoint.pt")
     assert state["train_config"]["precision"] == "bfloat16"
     weights = [*state["generator_ema"].values(), *state["critic"].values()]
