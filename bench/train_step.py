@@ -2,9 +2,9 @@
 
 ``python -m bench.train_step`` trains the shipped model's configuration (conditional
 batch norm, the critic's classifier head, batch 64, ``n_critic`` 5) on real MNIST for
-``--steps`` generator steps in each precision, in a fresh temporary run folder, and prints
-a Markdown table of seconds per generator step: the median of the logged intervals after
-the first, which is left out as warm-up. It also prints the CPU's vector extension as
+``--steps`` generator steps in each precision, each in a fresh temporary run folder. It
+prints a Markdown table of seconds per generator step: the median of the logged intervals,
+leaving out the first as warm-up. It also prints the CPU's vector extension as
 PyTorch reports it, because bfloat16 is fast only where the CPU has bfloat16 instructions
 (AVX-512 BF16 or AMX). ``--quick`` runs a tiny model for a few steps, for the smoke test.
 """

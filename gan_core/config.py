@@ -76,9 +76,9 @@ class TrainConfig:
     seed: int = 0
     # "auto" picks CUDA when it is available.
     device: str = "auto"
-    # "float32", or "bfloat16" to run the forward passes under autocast in bfloat16 (weights,
-    # optimiser state, the EMA and the gradient-penalty norms stay float32). On a CPU with
-    # AMX it made a step 1.9x faster (bench.train_step); without bfloat16 instructions it is emulated.
+    # "float32", or "bfloat16" to run the forward passes under autocast. Weights, optimiser
+    # state, the EMA and the gradient-penalty norms stay float32. On a CPU with AMX a step
+    # ran 1.9x faster (bench.train_step), and CPUs without bfloat16 instructions emulate it.
     precision: str = "float32"
     # Generator steps between log lines and between checkpoints.
     log_every: int = 100

@@ -6,9 +6,9 @@ from torch import nn
 from .config import ModelConfig
 
 
-# In eval mode the generator's linear layers run on at least this many rows. On CPUs
-# with AMX (seen with PyTorch 2.14.1), matrix products of 1-10 rows take another kernel than
-# larger ones and differ in the last bits, which would make an image depend on its batch size.
+# Minimum rows for the generator's linear layers in eval mode. On a CPU with AMX and PyTorch
+# 2.14.1, products of 1-10 rows differed in the last bits from larger ones, so an image
+# depended on its batch size. Padding here costs less than padding the whole pass.
 MIN_LINEAR_ROWS = 16
 
 

@@ -129,7 +129,8 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
     bfloat16 = train_config.precision == "bfloat16"
     if bfloat16:
         # oneDNN's bfloat16 convolutions run fastest on channels-last tensors.
-        generator.to(memory_format=torch.channels_last), critic.to(memory_format=torch.channels_last)
+        generator.to(memory_format=torch.channels_last)
+        critic.to(memory_format=torch.channels_last)
     generator_ema = copy.deepcopy(generator)
     generator.to(device), critic.to(device), generator_ema.to(device)
     betas = (float(train_config.beta1), float(train_config.beta2))

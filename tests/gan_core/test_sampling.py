@@ -84,8 +84,8 @@ def test_image_does_not_depend_on_its_batch(shipped_generator, threads):
     """The worker coalesces jobs into shared passes; every batch size must give the same floats.
 
     Without ROW_ALIGNMENT, batches of 1-3, 5, 7 and 9 rows differed from batches of 64 in the
-    last bits on one CPU's convolution kernels; without MIN_LINEAR_ROWS, batches of up to 10
-    rows differed on a CPU with AMX, in the linear layers.
+    last bits on one CPU's convolution kernels. Without MIN_LINEAR_ROWS, batches of up to 10
+    rows differed in the linear layers on a CPU with AMX.
     """
     digits, seeds = [seed % 10 for seed in range(64)], list(range(5000, 5064))
     previous = torch.get_num_threads()
