@@ -12,17 +12,23 @@ from .config import ModelConfig
 MIN_LINEAR_ROWS = 16
 
 
+def pad_rows(tensor, rows):
+    """Return ``tensor`` with its first row repeated until it has at least ``rows`` rows."""
+    extra = rows - tensor.shape[0]
+    if extra <= 0:
+        return tensor
+    return torch.cat([tensor, tensor[:1].expand(extra, *tensor.shape[1:])])
+
+
 def batch_invariant_linear(layer, inputs, training):
     """Apply ``layer`` to ``inputs`` ``(B, features)``, padded to ``MIN_LINEAR_ROWS`` rows outside training.
 
-    The padding repeats the first row and its outputs are dropped. In training the batch is
-    used as it is, because batch norm after the layer must see only real rows.
+    The padding's outputs are dropped. In training the batch is used as it is, because batch
+    norm after the layer must see only real rows.
     """
-    rows = inputs.shape[0]
-    if training or rows >= MIN_LINEAR_ROWS:
+    if training:
         return layer(inputs)
-    padded = torch.cat([inputs, inputs[:1].expand(MIN_LINEAR_ROWS - rows, -1)])
-    return layer(padded)[:rows]
+    return layer(pad_rows(inputs, MIN_LINEAR_ROWS))[: inputs.shape[0]]
 
 
 class Generator(nn.Module):

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .models import pad_rows
+
 # Seeds are non-negative 63-bit integers, so they fit a signed 64-bit column and a proto int64.
 MAX_SEED = 2**63 - 1
 
@@ -53,11 +55,10 @@ def generate(generator, digits, seeds, device=None, align=True):
     latent_dim = generator.config.latent_dim
     latent = torch.stack([latent_for_seed(seed, latent_dim) for seed in seeds])  # (B, latent_dim)
     labels = torch.tensor(digits, dtype=torch.long)
-    padding = -len(seeds) % ROW_ALIGNMENT if align else 0
-    if padding:
-        # Repeat the first row; the extra outputs are dropped.
-        latent = torch.cat([latent, latent[:1].expand(padding, -1)])
-        labels = torch.cat([labels, labels[:1].expand(padding)])
+    if align:
+        # Repeat the first row up to the aligned size; the extra outputs are dropped.
+        rows = len(seeds) + -len(seeds) % ROW_ALIGNMENT
+        latent, labels = pad_rows(latent, rows), pad_rows(labels, rows)
     images = generator(latent.to(device), labels.to(device)).float().cpu()
     return images[: len(seeds)]
 
