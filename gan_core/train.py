@@ -15,7 +15,7 @@ import torch
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from .config import ModelConfig, TrainConfig
-from .training import NonFiniteLossError, export_release, train
+from .training import IncompatibleCheckpointError, NonFiniteLossError, export_release, train
 
 
 def add_config_flags(parser, cls):
@@ -71,7 +71,7 @@ def main(argv=None):
     with logging_redirect_tqdm():
         try:
             result = train(model_config, train_config, args.out, resume=args.resume, progress=not args.no_progress)
-        except NonFiniteLossError as error:
+        except (NonFiniteLossError, IncompatibleCheckpointError) as error:
             raise SystemExit(str(error)) from error
     if args.export:
         export_release(result.checkpoint_path, args.export)

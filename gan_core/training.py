@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import checkpoint as ckpt
-from .config import ModelConfig, TrainConfig, config_from_dict
+from .config import ModelConfig, TrainConfig, asdict, config_from_dict
 from .data import InMemoryBatches, load_dataset_tensors
 from .losses import critic_loss, generator_loss, gradient_penalty
 from .models import build_models
@@ -31,6 +31,30 @@ class NonFiniteLossError(RuntimeError):
         self.step = step
         super().__init__(f"non-finite loss at generator step {step}: {values}; "
                          "lower the learning rates or the gp_weight and resume from the last checkpoint")
+
+
+class IncompatibleCheckpointError(ValueError):
+    """``init_generator`` names a checkpoint whose generator does not fit this run's ModelConfig."""
+
+
+def load_initial_generator(path, model_config):
+    """Return the EMA generator weights of checkpoint ``path``, after checking its ModelConfig."""
+    path = Path(path)
+    if not path.is_file():
+        raise IncompatibleCheckpointError(f"init_generator: no checkpoint file at {path}")
+    try:
+        state = ckpt.load_checkpoint(path)
+    except Exception as error:  # torch raises several types for a file that is not a checkpoint
+        raise IncompatibleCheckpointError(f"init_generator: {path} is not a gan_core checkpoint ({error})") from error
+    theirs = config_from_dict(ModelConfig, state["model_config"])
+    ours, theirs = asdict(model_config), asdict(theirs)
+    different = [f"{name} (checkpoint {theirs[name]!r}, this run {ours[name]!r})"
+                 for name in ours if ours[name] != theirs[name]]
+    if different:
+        raise IncompatibleCheckpointError(
+            f"init_generator: {path} was trained with another model configuration: {'; '.join(different)}; "
+            "pass the checkpoint's values as flags")
+    return state["generator_ema"]
 
 
 @dataclass
@@ -126,6 +150,10 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
 
     # Models and optimisers.
     generator, critic = build_models(model_config)
+    initial_weights = None
+    if train_config.init_generator and not (resume and checkpoint_path.exists()):
+        initial_weights = load_initial_generator(train_config.init_generator, model_config)
+        generator.load_state_dict(initial_weights)
     bfloat16 = train_config.precision == "bfloat16"
     if bfloat16:
         # oneDNN's bfloat16 convolutions run fastest on channels-last tensors.
@@ -150,6 +178,8 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
         torch.manual_seed(train_config.seed + step)
         batches.generator.manual_seed(train_config.seed + step)
         logger.info("resumed from %s at step %d of %d", checkpoint_path, step, steps)
+    elif initial_weights is not None:
+        logger.info("generator and its EMA start from the EMA weights of %s", train_config.init_generator)
 
     def forward_precision():
         """Autocast for the forward passes; losses are then taken in float32."""
@@ -192,6 +222,50 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
             yield from batches.epoch()
 
     data = real_batches()
+
+    def critic_step(current_step):
+        """One critic update; returns its losses as tensors (and the head's, when there is one).
+
+        Minimises D(G(z, y), y) - D(x, y) + gp_weight * GP + drift_weight * D(x, y)^2, with
+        the fake images drawn for the same labels y as the real batch.
+        """
+        real, labels_batch = next(data)
+        latent = torch.randn(real.shape[0], model_config.latent_dim, device=device)
+        with forward_precision():
+            with torch.no_grad():
+                fake = generator(latent, labels_batch).float()
+            real_scores, real_logits = critic.score_and_classify(real, labels_batch)
+            fake_scores = critic(fake, labels_batch).float()
+            penalty = gradient_penalty(critic, real, fake, labels_batch)
+        real_scores = real_scores.float()
+        loss_critic = (critic_loss(real_scores, fake_scores) + train_config.gp_weight * penalty
+                       + train_config.drift_weight * real_scores.pow(2).mean())
+        values = {"critic_loss": loss_critic, "gradient_penalty": penalty,
+                  "wasserstein": real_scores.mean() - fake_scores.mean()}
+        if real_logits is not None:
+            # The auxiliary head learns the digits from real images only.
+            loss_class_real = F.cross_entropy(real_logits.float(), labels_batch)
+            loss_critic = loss_critic + train_config.critic_classifier_weight * loss_class_real
+            values["critic_loss"], values["class_loss_real"] = loss_critic, loss_class_real
+        # Checked before the update, so no NaN ever reaches the weights or a checkpoint.
+        check_finite(current_step, critic_loss=loss_critic, gradient_penalty=penalty)
+        critic_optimizer.zero_grad(set_to_none=True)
+        loss_critic.backward()
+        critic_optimizer.step()
+        return values
+
+    if step == 0 and train_config.critic_warmup:
+        # The generator stays frozen; its batch norm still sees training-mode batches as below.
+        set_learning_rates(0)
+        generator.train(), critic.train()
+        warmup_start = time.perf_counter()
+        for iteration in tqdm(range(train_config.critic_warmup), desc="critic warm-up", unit="iteration",
+                              disable=not progress, dynamic_ncols=True):
+            warmup_values = critic_step(0)
+        warmup_values = {key: value.item() for key, value in warmup_values.items()}
+        logger.info("critic warm-up: %d iterations in %.0f s; last critic_loss %.4f penalty %.4f wasserstein %.4f",
+                    train_config.critic_warmup, time.perf_counter() - warmup_start,
+                    warmup_values["critic_loss"], warmup_values["gradient_penalty"], warmup_values["wasserstein"])
     interval = {"critic_loss": 0.0, "generator_loss": 0.0, "gradient_penalty": 0.0, "wasserstein": 0.0}
     interval_start, interval_steps = time.perf_counter(), 0
     bar = tqdm(total=steps, initial=step, desc="train", unit="step", disable=not progress, dynamic_ncols=True)
@@ -205,30 +279,8 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
                 return TrainResult("stopped", step, checkpoint_path, history)
             set_learning_rates(step)
 
-            # Critic: minimise D(G(z, y), y) - D(x, y) + gp_weight * GP + drift_weight * D(x, y)^2,
-            # with the fake images drawn for the same labels y as the real batch.
             for _ in range(train_config.n_critic):
-                real, labels_batch = next(data)
-                latent = torch.randn(real.shape[0], model_config.latent_dim, device=device)
-                with forward_precision():
-                    with torch.no_grad():
-                        fake = generator(latent, labels_batch).float()
-                    real_scores, real_logits = critic.score_and_classify(real, labels_batch)
-                    fake_scores = critic(fake, labels_batch).float()
-                    penalty = gradient_penalty(critic, real, fake, labels_batch)
-                real_scores = real_scores.float()
-                real_logits = real_logits.float() if real_logits is not None else None
-                loss_critic = (critic_loss(real_scores, fake_scores) + train_config.gp_weight * penalty
-                               + train_config.drift_weight * real_scores.pow(2).mean())
-                if real_logits is not None:
-                    # The auxiliary head learns the digits from real images only.
-                    loss_class_real = F.cross_entropy(real_logits, labels_batch)
-                    loss_critic = loss_critic + train_config.critic_classifier_weight * loss_class_real
-                # Checked before the update, so no NaN ever reaches the weights or a checkpoint.
-                check_finite(step + 1, critic_loss=loss_critic, gradient_penalty=penalty)
-                critic_optimizer.zero_grad(set_to_none=True)
-                loss_critic.backward()
-                critic_optimizer.step()
+                critic_values = critic_step(step + 1)
 
             # Generator: minimise -D(G(z, y), y) for uniformly drawn labels.
             latent = torch.randn(train_config.batch_size, model_config.latent_dim, device=device)
@@ -248,13 +300,11 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
             step += 1
 
             # Book-keeping: one .item() sync per step, a log line per interval.
-            values = {
-                "critic_loss": loss_critic.item(), "generator_loss": loss_generator.item(),
-                "gradient_penalty": penalty.item(),
-                "wasserstein": (real_scores.mean() - fake_scores.mean()).item(),
-            }
-            if real_logits is not None:
-                values["class_loss_real"] = loss_class_real.item()
+            values = {"critic_loss": critic_values["critic_loss"].item(), "generator_loss": loss_generator.item(),
+                      "gradient_penalty": critic_values["gradient_penalty"].item(),
+                      "wasserstein": critic_values["wasserstein"].item()}
+            if fake_logits is not None:
+                values["class_loss_real"] = critic_values["class_loss_real"].item()
                 values["class_loss_fake"] = loss_class_fake.item()
             for key, value in values.items():
                 interval[key] = interval.get(key, 0.0) + value

@@ -134,3 +134,64 @@ def test_bfloat16_autocast_trains_float32_weights(tmp_path):
 def test_cli_rejects_unknown_precision(tmp_path):
     with pytest.raises(SystemExit, match="precision must be one of float32, bfloat16, got 'float16'"):
         train_cli.main(["--out", str(tmp_path), "--precision", "float16", "--no-progress"])
+
+
+def parameter_values(state_dict, model):
+    """The entries of ``state_dict`` that are parameters of ``model`` (not batch-norm statistics)."""
+    names = {name for name, _ in model.named_parameters()}
+    return {name: tensor for name, tensor in state_dict.items() if name in names}
+
+
+def test_init_generator_starts_from_release_and_warms_up_critic(tmp_path, caplog):
+    """With the generator's learning rate at 0, its weights stay exactly those of the release it started from."""
+    train(TINY_MODEL, tiny_config(max_steps=2), tmp_path / "first", progress=False)
+    export_release(tmp_path / "first" / "checkpoint.pt", tmp_path / "release.pt")
+    release = load_checkpoint(tmp_path / "release.pt")["generator_ema"]
+    generator, _ = load_generator(tmp_path / "release.pt")
+
+    config = tiny_config(max_steps=1, generator_lr=0.0, init_generator=str(tmp_path / "release.pt"), critic_warmup=3)
+    with caplog.at_level("INFO", logger="gan_core.training"):
+        train(TINY_MODEL, config, tmp_path / "second", progress=False)
+    state = load_checkpoint(tmp_path / "second" / "checkpoint.pt")
+    for key in ("generator", "generator_ema"):
+        continued = parameter_values(state[key], generator)
+        assert continued.keys() == parameter_values(release, generator).keys()
+        for name, tensor in parameter_values(release, generator).items():
+            assert torch.equal(continued[name], tensor), (key, name)
+    assert "start from the EMA weights of" in caplog.text
+    assert "critic warm-up: 3 iterations" in caplog.text
+
+
+def test_without_init_generator_weights_are_fresh(tmp_path):
+    """The same run without init_generator starts elsewhere, so the test above can fail."""
+    train(TINY_MODEL, tiny_config(max_steps=2), tmp_path / "first", progress=False)
+    export_release(tmp_path / "first" / "checkpoint.pt", tmp_path / "release.pt")
+    release = load_checkpoint(tmp_path / "release.pt")["generator_ema"]
+    train(TINY_MODEL, tiny_config(max_steps=1, generator_lr=0.0, seed=1), tmp_path / "second", progress=False)
+    fresh = load_checkpoint(tmp_path / "second" / "checkpoint.pt")["generator"]
+    assert not all(torch.equal(fresh[name], release[name]) for name in release if release[name].is_floating_point())
+
+
+def test_cli_rejects_init_generator_of_another_model(tmp_path):
+    train(TINY_MODEL, tiny_config(max_steps=1), tmp_path / "first", progress=False)
+    with pytest.raises(SystemExit, match=r"generator_width \(checkpoint 8, this run 16\).*pass the checkpoint's values"):
+        train_cli.main(["--out", str(tmp_path / "second"), "--no-progress", "--latent-dim", "16",
+                        "--generator-width", "16", "--critic-width", "8", "--max-steps", "1",
+                        "--init-generator", str(tmp_path / "first" / "checkpoint.pt")])
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("missing.pt", None, "init_generator: no checkpoint file at"),
+    ("notes.txt", b"not a checkpoint", "is not a gan_core checkpoint"),
+])
+def test_cli_rejects_init_generator_that_is_not_a_checkpoint(tmp_path, name, content, message):
+    if content is not None:
+        (tmp_path / name).write_bytes(content)
+    with pytest.raises(SystemExit, match=message):
+        train_cli.main(["--out", str(tmp_path / "run"), "--no-progress", "--max-steps", "1",
+                        "--init-generator", str(tmp_path / name)])
+
+
+def test_cli_rejects_negative_critic_warmup(tmp_path):
+    with pytest.raises(SystemExit, match="critic_warmup must be 0 or a positive number"):
+        train_cli.main(["--out", str(tmp_path), "--critic-warmup", "-5", "--no-progress"])
