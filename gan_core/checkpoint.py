@@ -54,6 +54,12 @@ def load_checkpoint(path):
     return state
 
 
+def model_config_differences(model_config, state):
+    """Return ``{field: (checkpoint value, model_config value)}`` where checkpoint ``state`` was built otherwise."""
+    theirs = asdict(config_from_dict(ModelConfig, state["model_config"]))
+    return {name: (theirs[name], value) for name, value in asdict(model_config).items() if theirs[name] != value}
+
+
 def file_digest(path, length=12):
     """Return the first ``length`` hex digits of the file's SHA-256: the weights' identity."""
     digest = hashlib.sha256()

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import checkpoint as ckpt
-from .config import ModelConfig, TrainConfig, asdict, config_from_dict
+from .config import ModelConfig, TrainConfig, config_from_dict
 from .data import InMemoryBatches, load_dataset_tensors
 from .losses import critic_loss, generator_loss, gradient_penalty
 from .models import build_models
@@ -46,10 +46,8 @@ def load_initial_generator(path, model_config):
         state = ckpt.load_checkpoint(path)
     except Exception as error:  # torch raises several types for a file that is not a checkpoint
         raise IncompatibleCheckpointError(f"init_generator: {path} is not a gan_core checkpoint ({error})") from error
-    theirs = config_from_dict(ModelConfig, state["model_config"])
-    ours, theirs = asdict(model_config), asdict(theirs)
-    different = [f"{name} (checkpoint {theirs[name]!r}, this run {ours[name]!r})"
-                 for name in ours if ours[name] != theirs[name]]
+    different = [f"{name} (checkpoint {theirs!r}, this run {ours!r})"
+                 for name, (theirs, ours) in ckpt.model_config_differences(model_config, state).items()]
     if different:
         raise IncompatibleCheckpointError(
             f"init_generator: {path} was trained with another model configuration: {'; '.join(different)}; "

@@ -12,9 +12,10 @@ from backend.training.models import RunStatus, TrainingRun
 from backend.training.selectors import classifier_path
 from gan_core.checkpoint import load_generator
 from gan_core.classifier import load_classifier
-from gan_core.config import ModelConfig, TrainConfig
+from gan_core.config import TrainConfig
 from gan_core.evaluate import evaluate
-from gan_core.training import CHECKPOINT_NAME, NonFiniteLossError, export_release, total_steps, train
+from gan_core.training import (CHECKPOINT_NAME, IncompatibleCheckpointError, NonFiniteLossError, export_release,
+                               total_steps, train)
 
 logger = logging.getLogger(__name__)
 
@@ -28,13 +29,14 @@ class RunBusyError(Exception):
 
 
 def configs_for(run: TrainingRun):
-    model_config = ModelConfig(latent_dim=run.latent_dim, conditional_norm=run.conditional_norm,
-                               auxiliary_classifier=run.auxiliary_classifier)
+    model_config = run.model_config()
+    initial_checkpoint = run.initial_checkpoint()
     train_config = TrainConfig(
         dataset=run.dataset, epochs=run.epochs, max_steps=run.max_steps, batch_size=run.batch_size,
         generator_lr=run.generator_lr, critic_lr=run.critic_lr, n_critic=run.n_critic, gp_weight=run.gp_weight,
         seed=run.seed, device=run.device, precision=run.precision, log_every=run.log_every,
-        checkpoint_every=run.checkpoint_every,
+        checkpoint_every=run.checkpoint_every, init_generator=str(initial_checkpoint or ""),
+        critic_warmup=run.critic_warmup,
     )
     return model_config, train_config
 
@@ -109,7 +111,9 @@ def run_training(run_id):
     try:
         result = train(model_config, train_config, out_dir, resume=resume, should_stop=reporter.should_stop,
                        on_log=reporter.on_log, on_checkpoint=reporter.on_checkpoint, progress=False)
-    except NonFiniteLossError as error:
+    except (NonFiniteLossError, IncompatibleCheckpointError) as error:
+        # Neither goes away on a retry: a non-finite loss recurs from the same checkpoint, and a
+        # starting checkpoint that was removed or replaced stays so.
         services.training_run_fail(run_id=run.pk, reason=str(error))
         return
     if result.status == "finished":

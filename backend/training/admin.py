@@ -13,7 +13,7 @@ from .plots import loss_plot_svg
 
 CONFIG_FIELDS = ("name", "dataset", "max_steps", "epochs", "batch_size", "generator_lr", "critic_lr", "n_critic",
                  "gp_weight", "latent_dim", "conditional_norm", "auxiliary_classifier", "seed", "device",
-                 "precision", "checkpoint_every", "log_every")
+                 "precision", "checkpoint_every", "log_every", "start_from", "start_from_default", "critic_warmup")
 
 
 def format_duration(seconds):

@@ -1,6 +1,7 @@
 """Training runs started from the admin, and the model versions they produce."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -59,6 +60,19 @@ class TrainingRun(models.Model):
     checkpoint_every = models.PositiveIntegerField(
         default=1000, help_text="Generator steps between checkpoints; each checkpoint becomes a model version.")
     log_every = models.PositiveIntegerField(default=50, help_text="Generator steps between loss records.")
+    start_from = models.ForeignKey(
+        "ModelVersion", verbose_name="start from version", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="continued_by",
+        help_text="Train this version's generator further instead of starting from random weights. The critic "
+                  "starts afresh, so set critic warm-up too. The model fields must match the version's.")
+    start_from_default = models.BooleanField(
+        "start from the default model", default=False,
+        help_text="Train the dataset's default checkpoint further (the shipped weights unless GAN_MODEL_PATH or "
+                  "GAN_FASHION_MODEL_PATH names another). Leave the version above empty.")
+    critic_warmup = models.PositiveIntegerField(
+        "critic warm-up", default=0,
+        help_text="Critic iterations against the frozen generator before the first generator step. With a "
+                  "starting model, 2,000 (about 2 minutes on 2 CPU cores) gives the new critic a useful signal.")
 
     step = models.PositiveIntegerField(default=0)
     total_steps = models.PositiveIntegerField(default=0)
@@ -82,6 +96,54 @@ class TrainingRun(models.Model):
 
     def __str__(self):
         return self.name or f"run {self.pk}"
+
+    def model_config(self):
+        """The gan_core ModelConfig of this run; the fields the admin does not show keep their defaults."""
+        from gan_core.config import ModelConfig
+
+        return ModelConfig(latent_dim=self.latent_dim, conditional_norm=self.conditional_norm,
+                           auxiliary_classifier=self.auxiliary_classifier)
+
+    def initial_checkpoint(self):
+        """Path of the checkpoint whose generator this run starts from, or None for random weights."""
+        if self.start_from is not None:
+            return self.start_from.checkpoint.path
+        if self.start_from_default:
+            from .selectors import default_model_path
+
+            return default_model_path(self.dataset)
+        return None
+
+    def clean(self):
+        super().clean()
+        if self.start_from is not None and self.start_from_default:
+            raise ValidationError({"start_from_default": "choose either a version to start from or the default "
+                                                         "model, not both; clear one of them"})
+        if self.start_from is not None and self.start_from.dataset != self.dataset:
+            raise ValidationError({"start_from": f"version {self.start_from.version} was trained on "
+                                                 f"{self.start_from.get_dataset_display()}; choose a "
+                                                 f"{self.get_dataset_display()} version or change the dataset"})
+        path = self.initial_checkpoint()
+        if path is not None:
+            self.check_initial_checkpoint(path)
+
+    def check_initial_checkpoint(self, path):
+        """Raise a ValidationError naming each model field that differs from the starting checkpoint's."""
+        from gan_core.checkpoint import load_checkpoint, model_config_differences
+
+        field = "start_from" if self.start_from is not None else "start_from_default"
+        try:
+            state = load_checkpoint(path)
+        except (OSError, ValueError, RuntimeError) as error:
+            raise ValidationError({field: f"the starting checkpoint {path} cannot be read ({error})"}) from error
+        labels = {"latent_dim": "latent size", "conditional_norm": "conditional batch norm",
+                  "auxiliary_classifier": "auxiliary classifier"}
+        different = model_config_differences(self.model_config(), state)
+        if different:
+            raise ValidationError({field: "the starting model was built with "
+                                   + "; ".join(f"{labels.get(name, name)} {theirs!r} (this run {ours!r})"
+                                               for name, (theirs, ours) in different.items())
+                                   + "; set these fields to the starting model's values"})
 
 
 class ModelVersion(models.Model):

@@ -8,7 +8,7 @@ from tests.conftest import wait_for_worker
 # Small enough to train in seconds on two CPU cores.
 TINY_RUN = {"max_steps": 6, "epochs": 1, "batch_size": 16, "generator_lr": 2e-4, "critic_lr": 2e-4, "n_critic": 1,
             "gp_weight": 10.0, "latent_dim": 16, "seed": 0, "device": "cpu", "precision": "float32", "checkpoint_every": 3,
-            "log_every": 1}
+            "log_every": 1, "critic_warmup": 0}
 
 
 @pytest.fixture(scope="session")

@@ -6,11 +6,12 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from django.conf import settings
 
 from backend.training import services
 from backend.training.models import ModelVersion, RunStatus, TrainingRun
-from gan_core.checkpoint import load_checkpoint
+from gan_core.checkpoint import load_checkpoint, load_generator
 
 from .conftest import TINY_RUN, pool_children
 
@@ -177,3 +178,58 @@ def test_run_past_max_hours_fails(start_train_worker):
     assert failed.status == RunStatus.FAILED
     assert "exceeded the maximum run time of 0.001 h" in failed.error
     assert failed.step < 100_000
+
+
+def parameters_of(checkpoint_path):
+    generator, _ = load_generator(checkpoint_path)
+    return dict(generator.named_parameters())
+
+
+def admin_add(admin_client, **fields):
+    # conditional_norm and auxiliary_classifier as in TINY_RUN's runs, which take the model defaults.
+    form = {**TINY_RUN, "dataset": "mnist", "conditional_norm": "on", "auxiliary_classifier": "on", "_save": "Save",
+            **fields}
+    return admin_client.post(f"{CHANGELIST}add/", form)
+
+
+def form_errors(response):
+    assert response.status_code == 200, "the form was accepted"
+    return {name: " ".join(errors) for name, errors in response.context["adminform"].form.errors.items()}
+
+
+def test_run_continues_a_model_version(admin_client, train_worker):
+    first = create_run(name="first")
+    first = wait_for_run(first.pk, lambda run: run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED))
+    assert first.status == RunStatus.SUCCEEDED, first.error
+    version = first.versions.get(step=6)
+
+    # With the generator's learning rate at 0, the continued run's generator stays the version's.
+    response = admin_add(admin_client, name="continued", start_from=version.pk, critic_warmup=2, generator_lr=0.0)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    continued = TrainingRun.objects.get(name="continued")
+    continued = wait_for_run(continued.pk, lambda run: run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED))
+    assert continued.status == RunStatus.SUCCEEDED, continued.error
+    state = load_checkpoint(continued.versions.get(step=6).checkpoint.path)
+    assert state["train_config"]["init_generator"] == version.checkpoint.path
+    assert state["train_config"]["critic_warmup"] == 2
+    expected = parameters_of(version.checkpoint.path)
+    got = parameters_of(continued.versions.get(step=6).checkpoint.path)
+    assert got.keys() == expected.keys()
+    assert all(torch.equal(got[name], expected[name]) for name in expected)
+
+    # The same version under another model or dataset is refused, naming the field.
+    errors = form_errors(admin_add(admin_client, name="wider", start_from=version.pk, latent_dim=32))
+    assert "latent size 16 (this run 32)" in errors["start_from"]
+    errors = form_errors(admin_add(admin_client, name="fashion", start_from=version.pk, dataset="fashion-mnist"))
+    assert "was trained on MNIST" in errors["start_from"]
+    errors = form_errors(admin_add(admin_client, name="both", start_from=version.pk, start_from_default="on"))
+    assert "not both" in errors["start_from_default"]
+    assert not TrainingRun.objects.filter(name__in=["wider", "fashion", "both"]).exists()
+
+
+def test_start_from_default_model_checks_its_configuration(admin_client):
+    """The shipped MNIST model has latent size 128, so a run of latent size 16 cannot start from it."""
+    errors = form_errors(admin_add(admin_client, name="tiny", start_from_default="on"))
+    assert "latent size 128 (this run 16)" in errors["start_from_default"]
+    assert "set these fields to the starting model's values" in errors["start_from_default"]
+    assert not TrainingRun.objects.exists()
