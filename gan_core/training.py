@@ -256,14 +256,23 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
         # The generator stays frozen; its batch norm still sees training-mode batches as below.
         set_learning_rates(0)
         generator.train(), critic.train()
-        warmup_start = time.perf_counter()
-        for iteration in tqdm(range(train_config.critic_warmup), desc="critic warm-up", unit="iteration",
+        warmup_start, totals, counted = time.perf_counter(), {}, 0
+        # One log line per as many critic iterations as a logging interval of generator steps holds.
+        log_every = train_config.log_every * train_config.n_critic
+        for iteration in tqdm(range(1, train_config.critic_warmup + 1), desc="critic warm-up", unit="iteration",
                               disable=not progress, dynamic_ncols=True):
-            warmup_values = critic_step(0)
-        warmup_values = {key: value.item() for key, value in warmup_values.items()}
-        logger.info("critic warm-up: %d iterations in %.0f s; last critic_loss %.4f penalty %.4f wasserstein %.4f",
-                    train_config.critic_warmup, time.perf_counter() - warmup_start,
-                    warmup_values["critic_loss"], warmup_values["gradient_penalty"], warmup_values["wasserstein"])
+            for key, value in critic_step(0).items():
+                totals[key] = totals.get(key, 0.0) + value.item()
+            counted += 1
+            if iteration % log_every == 0 or iteration == train_config.critic_warmup:
+                means = {key: value / counted for key, value in totals.items()}
+                head = f" class_loss real {means['class_loss_real']:.4f}" if "class_loss_real" in means else ""
+                logger.info("critic warm-up %d/%d critic_loss %.4f penalty %.4f wasserstein %.4f%s",
+                            iteration, train_config.critic_warmup, means["critic_loss"], means["gradient_penalty"],
+                            means["wasserstein"], head)
+                totals, counted = {}, 0
+        logger.info("critic warm-up: %d iterations in %.0f s", train_config.critic_warmup,
+                    time.perf_counter() - warmup_start)
     interval = {"critic_loss": 0.0, "generator_loss": 0.0, "gradient_penalty": 0.0, "wasserstein": 0.0}
     interval_start, interval_steps = time.perf_counter(), 0
     bar = tqdm(total=steps, initial=step, desc="train", unit="step", disable=not progress, dynamic_ncols=True)

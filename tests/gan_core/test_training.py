@@ -160,6 +160,7 @@ def test_init_generator_starts_from_release_and_warms_up_critic(tmp_path, caplog
             assert torch.equal(continued[name], tensor), (key, name)
     assert "start from the EMA weights of" in caplog.text
     assert "critic warm-up: 3 iterations" in caplog.text
+    assert "critic warm-up 3/3 critic_loss" in caplog.text
 
 
 def test_without_init_generator_weights_are_fresh(tmp_path):
