@@ -7,6 +7,7 @@ fixed-noise sample grid per epoch and per checkpoint under ``samples/``.
 
 import argparse
 import logging
+import shlex
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -67,7 +68,9 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         handlers=[logging.StreamHandler(sys.stderr), logging.FileHandler(args.out / "train.log")],
                         force=True)
-    logging.getLogger(__name__).info("command: %s", " ".join(sys.argv))
+    # Under ``python -m`` sys.argv[0] is this file's path; log the command as it was typed.
+    flags = sys.argv[1:] if argv is None else list(argv)
+    logging.getLogger(__name__).info("command: python -m gan_core.train %s", shlex.join(flags))
     with logging_redirect_tqdm():
         try:
             result = train(model_config, train_config, args.out, resume=args.resume, progress=not args.no_progress)

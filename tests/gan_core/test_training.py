@@ -81,7 +81,9 @@ def test_cli_dry_run(tmp_path):
     assert train_cli.main(["--out", str(tmp_path), "--dry-run", "--no-progress", "--generator-width", "8",
                            "--critic-width", "8", "--batch-size", "8"]) == 0
     assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 1
-    assert "critic_loss" in (tmp_path / "train.log").read_text()
+    log = (tmp_path / "train.log").read_text()
+    assert "critic_loss" in log
+    assert f"command: python -m gan_core.train --out {tmp_path} --dry-run --no-progress" in log
 
 
 def test_cli_rejects_bad_n_critic(tmp_path):
