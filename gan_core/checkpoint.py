@@ -13,6 +13,10 @@ from .models import build_generator
 FORMAT_VERSION = 1
 
 
+class CheckpointError(ValueError):
+    """A file is not a checkpoint that this version of gan_core can read."""
+
+
 def save_checkpoint(path, *, model_config, train_config, generator_ema, generator=None, critic=None,
                     generator_optimizer=None, critic_optimizer=None, step=0, epoch=0, history=None,
                     fixed_latent=None, fixed_labels=None):
@@ -47,10 +51,23 @@ def save_checkpoint(path, *, model_config, train_config, generator_ema, generato
 
 
 def load_checkpoint(path):
-    """Return the raw checkpoint dict, on the CPU."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if state.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path}: unsupported checkpoint format {state.get('format_version')!r}")
+    """Return the raw checkpoint dict, on the CPU.
+
+    Raises OSError when the file cannot be opened, and :class:`CheckpointError` when it is not a
+    gan_core checkpoint of this format.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError:
+        raise
+    except Exception as error:  # torch raises pickle, zip and runtime errors for a foreign file
+        # torch's own message for this case suggests weights_only=False, which would run code
+        # from the file, so only the error's type is passed on.
+        raise CheckpointError(f"{path} is not a checkpoint written by gan_core ({type(error).__name__}); "
+                              "pass a file from python -m gan_core.train or its --export") from error
+    if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
+        found = state.get("format_version") if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(f"{path}: unsupported checkpoint format {found!r}, expected {FORMAT_VERSION}")
     return state
 
 

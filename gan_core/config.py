@@ -86,15 +86,14 @@ class TrainConfig:
     # Also keep a copy of every checkpoint as checkpoints/step_NNNNNNN.pt, so that
     # bench.time_to_quality can score the run. Each copy is about 32 MB at the default sizes.
     keep_checkpoints: bool = False
-    # Start the generator and its EMA from the EMA generator of this checkpoint (a sampling
-    # checkpoint such as gan_core/weights/mnist.pt, or a full one) instead of random weights,
-    # to train a released model further when its critic and optimiser state were not kept.
-    # Its ModelConfig must equal this run's. Ignored when --resume finds a checkpoint.
+    # Start the generator and its EMA from the EMA generator of this checkpoint instead of random
+    # weights. It may be a sampling checkpoint such as gan_core/weights/mnist.pt or a full one, so
+    # a released model can train further when its critic and optimiser state were not kept. Its
+    # ModelConfig must equal this run's. Ignored when --resume finds a checkpoint.
     init_generator: str = ""
     # Critic iterations against the frozen generator before the first generator step of a run
     # that starts at step 0. A fresh critic has to learn before its scores can guide a trained
-    # generator; with init_generator, a few thousand iterations keep the first generator steps
-    # from undoing its weights (2,000 took 107 s on 2 CPU cores in bfloat16).
+    # generator. 2,000 iterations took 107 s on 2 CPU cores in bfloat16.
     critic_warmup: int = 0
 
     def __post_init__(self):

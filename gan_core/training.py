@@ -41,11 +41,11 @@ def load_initial_generator(path, model_config):
     """Return the EMA generator weights of checkpoint ``path``, after checking its ModelConfig."""
     path = Path(path)
     if not path.is_file():
-        raise IncompatibleCheckpointError(f"init_generator: no checkpoint file at {path}")
+        raise IncompatibleCheckpointError(f"init_generator: checkpoint not found at {path}; pass a file written by gan_core.train or its --export")
     try:
         state = ckpt.load_checkpoint(path)
-    except Exception as error:  # torch raises several types for a file that is not a checkpoint
-        raise IncompatibleCheckpointError(f"init_generator: {path} is not a gan_core checkpoint ({error})") from error
+    except (OSError, ckpt.CheckpointError) as error:
+        raise IncompatibleCheckpointError(f"init_generator: {error}") from error
     different = [f"{name} (checkpoint {theirs!r}, this run {ours!r})"
                  for name, (theirs, ours) in ckpt.model_config_differences(model_config, state).items()]
     if different:
@@ -253,7 +253,7 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
         return values
 
     if step == 0 and train_config.critic_warmup:
-        # The generator stays frozen; its batch norm still sees training-mode batches as below.
+        # The generator stays frozen. Its batch norm still runs in training mode, as in the steps below.
         set_learning_rates(0)
         generator.train(), critic.train()
         warmup_start, totals, counted = time.perf_counter(), {}, 0

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from django.conf import settings
 
-from gan_core.checkpoint import file_digest, load_generator
+from gan_core.checkpoint import CheckpointError, file_digest, load_generator
 from gan_core.training import resolve_device
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,10 @@ def get_model(path=None, version=None) -> LoadedModel:
                 f"model checkpoint {path} not found; set GAN_MODEL_PATH or train one with python -m gan_core.train"
             )
         device = resolve_device(settings.GAN["DEVICE"])
-        generator, _ = load_generator(path, device)
+        try:
+            generator, _ = load_generator(path, device)
+        except (OSError, CheckpointError) as error:
+            raise ModelUnavailableError(f"model checkpoint {path} could not be loaded: {error}") from error
         _loaded[path] = LoadedModel(generator, version or model_version_for(path), device)
         logger.info("loaded model %s on %s in process %d", _loaded[path].version, device, os.getpid())
         while len(_loaded) > MAX_LOADED:

@@ -71,8 +71,8 @@ class TrainingRun(models.Model):
                   "GAN_FASHION_MODEL_PATH names another). Leave the version above empty.")
     critic_warmup = models.PositiveIntegerField(
         "critic warm-up", default=0,
-        help_text="Critic iterations against the frozen generator before the first generator step. With a "
-                  "starting model, 2,000 (about 2 minutes on 2 CPU cores) gives the new critic a useful signal.")
+        help_text="Critic iterations against the frozen generator before the first generator step, so that a new "
+                  "critic has learned before it guides a trained generator. 2,000 took about 2 minutes on 2 CPU cores.")
 
     step = models.PositiveIntegerField(default=0)
     total_steps = models.PositiveIntegerField(default=0)
@@ -98,7 +98,7 @@ class TrainingRun(models.Model):
         return self.name or f"run {self.pk}"
 
     def model_config(self):
-        """The gan_core ModelConfig of this run; the fields the admin does not show keep their defaults."""
+        """Return the run's gan_core ModelConfig. Fields that the admin does not show keep their defaults."""
         from gan_core.config import ModelConfig
 
         return ModelConfig(latent_dim=self.latent_dim, conditional_norm=self.conditional_norm,
@@ -129,13 +129,13 @@ class TrainingRun(models.Model):
 
     def check_initial_checkpoint(self, path):
         """Raise a ValidationError naming each model field that differs from the starting checkpoint's."""
-        from gan_core.checkpoint import load_checkpoint, model_config_differences
+        from gan_core.checkpoint import CheckpointError, load_checkpoint, model_config_differences
 
         field = "start_from" if self.start_from is not None else "start_from_default"
         try:
             state = load_checkpoint(path)
-        except (OSError, ValueError, RuntimeError) as error:
-            raise ValidationError({field: f"the starting checkpoint {path} cannot be read ({error})"}) from error
+        except (OSError, CheckpointError) as error:
+            raise ValidationError({field: f"the starting model could not be read: {error}"}) from error
         labels = {"latent_dim": "latent size", "conditional_norm": "conditional batch norm",
                   "auxiliary_classifier": "auxiliary classifier"}
         different = model_config_differences(self.model_config(), state)

@@ -233,3 +233,13 @@ def test_start_from_default_model_checks_its_configuration(admin_client):
     assert "latent size 128 (this run 16)" in errors["start_from_default"]
     assert "set these fields to the starting model's values" in errors["start_from_default"]
     assert not TrainingRun.objects.exists()
+
+
+def test_start_from_unreadable_default_model(admin_client, settings, tmp_path):
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    settings.GAN = {**settings.GAN, "MODEL_PATH": str(broken)}
+    errors = form_errors(admin_add(admin_client, name="tiny", start_from_default="on"))
+    assert f"the starting model could not be read: {broken} is not a checkpoint written by gan_core" in errors[
+        "start_from_default"]
+    assert not TrainingRun.objects.exists()

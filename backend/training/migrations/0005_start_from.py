@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='trainingrun',
             name='critic_warmup',
-            field=models.PositiveIntegerField(default=0, help_text='Critic iterations against the frozen generator before the first generator step. With a starting model, 2,000 (about 2 minutes on 2 CPU cores) gives the new critic a useful signal.', verbose_name='critic warm-up'),
+            field=models.PositiveIntegerField(default=0, help_text='Critic iterations against the frozen generator before the first generator step, so that a new critic has learned before it guides a trained generator. 2,000 took about 2 minutes on 2 CPU cores.', verbose_name='critic warm-up'),
         ),
         migrations.AddField(
             model_name='trainingrun',
