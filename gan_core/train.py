@@ -9,6 +9,7 @@ import argparse
 import logging
 import shlex
 import sys
+import time
 from dataclasses import fields
 from pathlib import Path
 
@@ -44,6 +45,9 @@ def build_parser():
     parser.add_argument("--export", type=Path, default=None,
                         help="after training, write a sampling-only checkpoint (EMA generator) to this path")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--stop-after", type=float, default=0, metavar="MINUTES",
+                        help="save a checkpoint and stop after this many minutes of wall time; "
+                             "--resume continues the run later (0: no limit)")
     parser.add_argument("--dry-run", action="store_true", help="run one generator step and exit, to check the setup")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar (logs still print)")
     add_config_flags(parser.add_argument_group("model"), ModelConfig)
@@ -59,6 +63,9 @@ def main(argv=None):
         train_config = TrainConfig(**{f.name: values[f.name] for f in fields(TrainConfig)})
     except ValueError as error:
         raise SystemExit(f"invalid training option: {error}") from error
+    if args.stop_after < 0:
+        raise SystemExit(f"invalid training option: --stop-after must be 0 (no limit) or a number of minutes, "
+                         f"got {args.stop_after}")
     if args.dry_run:
         train_config.max_steps, train_config.log_every = 1, 1
     if args.threads:
@@ -71,11 +78,23 @@ def main(argv=None):
     # Under ``python -m`` sys.argv[0] is this file's path; log the command as it was typed.
     flags = sys.argv[1:] if argv is None else list(argv)
     logging.getLogger(__name__).info("command: python -m gan_core.train %s", shlex.join(flags))
+    deadline = time.monotonic() + 60 * args.stop_after if args.stop_after else None
+
+    def past_deadline(step):
+        return deadline is not None and time.monotonic() > deadline
+
     with logging_redirect_tqdm():
         try:
-            result = train(model_config, train_config, args.out, resume=args.resume, progress=not args.no_progress)
+            result = train(model_config, train_config, args.out, resume=args.resume, should_stop=past_deadline,
+                           progress=not args.no_progress)
         except (NonFiniteLossError, IncompatibleCheckpointError) as error:
             raise SystemExit(str(error)) from error
+    if result.status == "stopped":
+        # A run cut short is not the model that --export promises, so nothing is exported.
+        logging.getLogger(__name__).info(
+            "stopped after %g minutes at step %d; continue with the same command and --resume",
+            args.stop_after, result.step)
+        return 0
     if args.export:
         export_release(result.checkpoint_path, args.export)
         logging.getLogger(__name__).info("exported sampling checkpoint to %s", args.export)

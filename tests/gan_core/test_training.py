@@ -198,3 +198,24 @@ def test_cli_rejects_unreadable_init_generator(tmp_path, name, content, message)
 def test_cli_rejects_negative_critic_warmup(tmp_path):
     with pytest.raises(SystemExit, match="critic_warmup must be 0 or a positive number"):
         train_cli.main(["--out", str(tmp_path), "--critic-warmup", "-5", "--no-progress"])
+
+
+def test_cli_stop_after_saves_then_resume_finishes(tmp_path):
+    flags = ["--out", str(tmp_path), "--no-progress", "--latent-dim", "16", "--generator-width", "8",
+             "--critic-width", "8", "--batch-size", "8", "--n-critic", "1", "--max-steps", "200",
+             "--checkpoint-every", "1000", "--export", str(tmp_path / "release.pt")]
+    # A deadline of 0.06 s passes long before 200 steps of data loading and training.
+    assert train_cli.main([*flags, "--stop-after", "0.001"]) == 0
+    stopped_at = load_checkpoint(tmp_path / "checkpoint.pt")["step"]
+    assert stopped_at < 200
+    assert not (tmp_path / "release.pt").exists()
+    assert f"stopped after 0.001 minutes at step {stopped_at}" in (tmp_path / "train.log").read_text()
+
+    assert train_cli.main([*flags, "--resume"]) == 0
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 200
+    assert load_checkpoint(tmp_path / "release.pt")["step"] == 200
+
+
+def test_cli_rejects_negative_stop_after(tmp_path):
+    with pytest.raises(SystemExit, match="--stop-after must be 0 .no limit. or a number of minutes, got -1"):
+        train_cli.main(["--out", str(tmp_path), "--stop-after", "-1", "--no-progress"])
