@@ -261,6 +261,12 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
         log_every = train_config.log_every * train_config.n_critic
         for iteration in tqdm(range(1, train_config.critic_warmup + 1), desc="critic warm-up", unit="iteration",
                               disable=not progress, dynamic_ncols=True):
+            # Polled here too, so that a long warm-up can be canceled and keeps a worker's heartbeat.
+            if should_stop and should_stop(0):
+                save(0)
+                logger.info("stopped during the critic warm-up, after %d iterations; checkpoint %s",
+                            iteration - 1, checkpoint_path)
+                return TrainResult("stopped", 0, checkpoint_path, history)
             for key, value in critic_step(0).items():
                 totals[key] = totals.get(key, 0.0) + value.item()
             counted += 1

@@ -219,3 +219,17 @@ def test_cli_stop_after_saves_then_resume_finishes(tmp_path):
 def test_cli_rejects_negative_stop_after(tmp_path):
     with pytest.raises(SystemExit, match="--stop-after must be 0 .no limit. or a number of minutes, got -1"):
         train_cli.main(["--out", str(tmp_path), "--stop-after", "-1", "--no-progress"])
+
+
+def test_should_stop_is_polled_during_warmup(tmp_path):
+    polls = []
+
+    def stop_on_third_poll(step):
+        polls.append(step)
+        return len(polls) == 3
+
+    config = tiny_config(critic_warmup=1000)
+    result = train(TINY_MODEL, config, tmp_path, should_stop=stop_on_third_poll, progress=False)
+    assert (result.status, result.step) == ("stopped", 0)
+    assert polls == [0, 0, 0]
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 0
