@@ -75,7 +75,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         handlers=[logging.StreamHandler(sys.stderr), logging.FileHandler(args.out / "train.log")],
                         force=True)
-    # Under ``python -m`` sys.argv[0] is this file's path; log the command as it was typed.
+    # Under ``python -m``, sys.argv[0] is this file's path, so the log names the module instead.
     flags = sys.argv[1:] if argv is None else list(argv)
     logging.getLogger(__name__).info("command: python -m gan_core.train %s", shlex.join(flags))
     deadline = time.monotonic() + 60 * args.stop_after if args.stop_after else None

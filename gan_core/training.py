@@ -267,11 +267,12 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
                 logger.info("stopped during the critic warm-up, after %d iterations; checkpoint %s",
                             iteration - 1, checkpoint_path)
                 return TrainResult("stopped", 0, checkpoint_path, history)
+            # Summed as tensors, so a GPU synchronises once per log line rather than every iteration.
             for key, value in critic_step(0).items():
-                totals[key] = totals.get(key, 0.0) + value.item()
+                totals[key] = totals.get(key, 0.0) + value.detach()
             counted += 1
             if iteration % log_every == 0 or iteration == train_config.critic_warmup:
-                means = {key: value / counted for key, value in totals.items()}
+                means = {key: value.item() / counted for key, value in totals.items()}
                 head = f" class_loss real {means['class_loss_real']:.4f}" if "class_loss_real" in means else ""
                 logger.info("critic warm-up %d/%d critic_loss %.4f penalty %.4f wasserstein %.4f%s",
                             iteration, train_config.critic_warmup, means["critic_loss"], means["gradient_penalty"],

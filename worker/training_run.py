@@ -112,8 +112,8 @@ def run_training(run_id):
         result = train(model_config, train_config, out_dir, resume=resume, should_stop=reporter.should_stop,
                        on_log=reporter.on_log, on_checkpoint=reporter.on_checkpoint, progress=False)
     except (NonFiniteLossError, IncompatibleCheckpointError) as error:
-        # Neither goes away on a retry: a non-finite loss recurs from the same checkpoint, and a
-        # starting checkpoint that was removed or replaced stays so.
+        # A retry would fail the same way. A non-finite loss recurs from the same checkpoint, and a
+        # starting checkpoint that was removed or replaced stays unusable.
         services.training_run_fail(run_id=run.pk, reason=str(error))
         return
     if result.status == "finished":

@@ -105,7 +105,7 @@ class TrainingRun(models.Model):
                            auxiliary_classifier=self.auxiliary_classifier)
 
     def initial_checkpoint(self):
-        """Path of the checkpoint whose generator this run starts from, or None for random weights."""
+        """Return the path of the checkpoint whose generator this run starts from, or None for random weights."""
         if self.start_from is not None:
             return self.start_from.checkpoint.path
         if self.start_from_default:

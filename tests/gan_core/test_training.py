@@ -165,8 +165,8 @@ def test_init_generator_loads_release_weights(tmp_path, caplog):
     assert "critic warm-up 3/3 critic_loss" in caplog.text
 
 
-def test_without_init_generator_weights_are_fresh(tmp_path):
-    """The same run without init_generator starts elsewhere, so the test above can fail."""
+def test_fresh_run_weights_differ(tmp_path):
+    """Without init_generator the weights differ from the release, so the check above can fail."""
     train(TINY_MODEL, tiny_config(max_steps=2), tmp_path / "first", progress=False)
     export_release(tmp_path / "first" / "checkpoint.pt", tmp_path / "release.pt")
     release = load_checkpoint(tmp_path / "release.pt")["generator_ema"]
@@ -200,7 +200,7 @@ def test_cli_rejects_negative_critic_warmup(tmp_path):
         train_cli.main(["--out", str(tmp_path), "--critic-warmup", "-5", "--no-progress"])
 
 
-def test_cli_stop_after_saves_then_resume_finishes(tmp_path):
+def test_cli_stop_after_then_resume(tmp_path):
     flags = ["--out", str(tmp_path), "--no-progress", "--latent-dim", "16", "--generator-width", "8",
              "--critic-width", "8", "--batch-size", "8", "--n-critic", "1", "--max-steps", "200",
              "--checkpoint-every", "1000", "--export", str(tmp_path / "release.pt")]
@@ -221,7 +221,7 @@ def test_cli_rejects_negative_stop_after(tmp_path):
         train_cli.main(["--out", str(tmp_path), "--stop-after", "-1", "--no-progress"])
 
 
-def test_should_stop_is_polled_during_warmup(tmp_path):
+def test_warmup_polls_should_stop(tmp_path):
     polls = []
 
     def stop_on_third_poll(step):

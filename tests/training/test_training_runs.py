@@ -217,7 +217,7 @@ def test_run_continues_a_model_version(admin_client, train_worker):
     assert got.keys() == expected.keys()
     assert all(torch.equal(got[name], expected[name]) for name in expected)
 
-    # The same version under another model or dataset is refused, naming the field.
+    # The same version under another model or dataset is rejected, naming the field.
     errors = form_errors(admin_add(admin_client, name="wider", start_from=version.pk, latent_dim=32))
     assert "latent size 16 (this run 32)" in errors["start_from"]
     errors = form_errors(admin_add(admin_client, name="fashion", start_from=version.pk, dataset="fashion-mnist"))
@@ -227,7 +227,7 @@ def test_run_continues_a_model_version(admin_client, train_worker):
     assert not TrainingRun.objects.filter(name__in=["wider", "fashion", "both"]).exists()
 
 
-def test_start_from_default_model_checks_its_configuration(admin_client):
+def test_default_model_config_checked(admin_client):
     """The shipped MNIST model has latent size 128, so a run of latent size 16 cannot start from it."""
     errors = form_errors(admin_add(admin_client, name="tiny", start_from_default="on"))
     assert "latent size 128 (this run 16)" in errors["start_from_default"]
