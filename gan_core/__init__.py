@@ -8,7 +8,8 @@ Modules, in the order of use:
 - ``data``: MNIST loading;
 - ``checkpoint``: save and load;
 - ``training`` and ``train``: the training loop and its CLI;
-- ``sampling``: deterministic generation and PNG output;
+- ``export``: sampling checkpoints, with the latent scale to sample at;
+- ``sampling`` and ``sample``: deterministic generation, PNG output and a grid CLI;
 - ``classifier``, ``metrics`` and ``evaluate``: quality measurement.
 """
 

@@ -1,6 +1,7 @@
 """Checkpoints that carry their own configuration, so sampling needs nothing else."""
 
 import hashlib
+import math
 import os
 from dataclasses import asdict
 from pathlib import Path
@@ -17,15 +18,27 @@ class CheckpointError(ValueError):
     """A file is not a checkpoint that this version of gan_core can read."""
 
 
+def check_latent_scale(value):
+    """Return ``value`` as a float when it is a usable latent scale (finite, above 0); else raise ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"latent scale must be a number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"latent scale must be a finite number above 0 (1 keeps the trained distribution), "
+                         f"got {value!r}")
+    return float(value)
+
+
 def save_checkpoint(path, *, model_config, train_config, generator_ema, generator=None, critic=None,
                     generator_optimizer=None, critic_optimizer=None, step=0, epoch=0, history=None,
-                    fixed_latent=None, fixed_labels=None):
+                    fixed_latent=None, fixed_labels=None, latent_scale=1.0):
     """Write a checkpoint atomically (temporary file, then rename), so a crash never leaves half a file.
 
     With only the EMA generator it is a release checkpoint: enough to sample, not to resume.
+    ``latent_scale`` is stored for :func:`load_generator`; files without it sample at scale 1.
     """
     state = {
         "format_version": FORMAT_VERSION,
+        "latent_scale": check_latent_scale(latent_scale),
         "model_config": asdict(model_config),
         "train_config": asdict(train_config),
         "generator_ema": generator_ema.state_dict(),
@@ -68,6 +81,10 @@ def load_checkpoint(path):
     if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
         found = state.get("format_version") if isinstance(state, dict) else type(state).__name__
         raise CheckpointError(f"{path}: unsupported checkpoint format {found!r}, expected {FORMAT_VERSION}")
+    try:
+        check_latent_scale(state.get("latent_scale", 1.0))
+    except ValueError as error:
+        raise CheckpointError(f"{path}: {error}; write the file again with python -m gan_core.export") from error
     return state
 
 
@@ -90,11 +107,13 @@ def load_generator(path, device="cpu"):
     """Return ``(generator, state)`` with the EMA weights, in eval mode, on ``device``.
 
     Eval mode makes batch norm use its running statistics, so each image depends
-    only on its own latent and label, not on the rest of the batch.
+    only on its own latent and label, not on the rest of the batch. The generator
+    samples at the checkpoint's latent scale (1 for files that do not record one).
     """
     state = load_checkpoint(path)
     generator = build_generator(config_from_dict(ModelConfig, state["model_config"]))
     generator.load_state_dict(state["generator_ema"])
+    generator.latent_scale = float(state.get("latent_scale", 1.0))
     generator.to(device).eval()
     for parameter in generator.parameters():
         parameter.requires_grad_(False)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import load_generator
+from .checkpoint import check_latent_scale, load_generator
 from .classifier import load_classifier
 from .data import check_dataset, load_dataset_tensors, to_model_range
 from .metrics import frechet_distance, kernel_inception_distance, memorization_ratio, precision_recall
@@ -140,7 +140,8 @@ def train_on_generated(generator, *, per_digit=6000, epochs=2, data_root=None, d
 
 def format_table(metrics):
     lines = [
-        f"samples {metrics['samples']}  agreement {metrics['agreement']:.4f}",
+        f"samples {metrics['samples']}  agreement {metrics['agreement']:.4f}"
+        + (f"  latent scale {metrics['latent_scale']:g}" if "latent_scale" in metrics else ""),
         f"Frechet distance {metrics['frechet_distance']:.3f} (real training images: {metrics['frechet_distance_floor']:.3f})",
         "digit  agreement  diversity",
     ]
@@ -165,18 +166,29 @@ def main(argv=None):
     parser.add_argument("--json", type=Path, default=None, help="also write the metrics as JSON here")
     parser.add_argument("--extended", action="store_true",
                         help="also compute KID, precision/recall and the memorization check")
+    parser.add_argument("--latent-scale", type=float, default=None, metavar="SCALE",
+                        help="sample at this latent scale instead of the checkpoint's, to choose one for "
+                             "python -m gan_core.export")
     parser.add_argument("--togr-epochs", type=int, default=0,
                         help="train a classifier on 60,000 generated digits for this many epochs and score it on "
                              "the real test set (0: skip; it takes minutes on a CPU)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
+    if args.latent_scale is not None:
+        try:
+            check_latent_scale(args.latent_scale)
+        except ValueError as error:
+            parser.error(f"--latent-scale: {error}")
     generator, state = load_generator(args.checkpoint)
+    if args.latent_scale is not None:
+        generator.latent_scale = args.latent_scale
     # The checkpoint names the dataset it was trained on; older ones are MNIST.
     dataset = state.get("train_config", {}).get("dataset", "mnist")
     classifier = load_classifier(args.classifier or default_classifier(dataset))
     metrics = evaluate(generator, classifier, per_digit=args.per_digit, data_root=args.data_root,
                        extended=args.extended, dataset=dataset)
     metrics["dataset"] = dataset
+    metrics["latent_scale"] = generator.latent_scale
     if args.togr_epochs:
         metrics["train_on_generated_accuracy"] = train_on_generated(generator, epochs=args.togr_epochs,
                                                                     data_root=args.data_root, dataset=dataset)

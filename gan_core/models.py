@@ -32,11 +32,17 @@ def batch_invariant_linear(layer, inputs, training):
 
 
 class Generator(nn.Module):
-    """Maps a latent ``(B, latent_dim)`` and labels ``(B,)`` to images ``(B, 1, 28, 28)`` in [-1, 1]."""
+    """Maps a latent ``(B, latent_dim)`` and labels ``(B,)`` to images ``(B, 1, 28, 28)`` in [-1, 1].
+
+    ``latent_scale`` multiplies every latent before the first layer. Training keeps it at 1.
+    A sampling checkpoint may set another value (see :func:`gan_core.checkpoint.load_generator`),
+    which trades variety for fidelity as the truncation trick does (Brock et al., 2019).
+    """
 
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
+        self.latent_scale = 1.0
         width = config.generator_width
         self.label_embedding = nn.Embedding(config.num_classes, config.latent_dim)
         self.project = nn.Sequential(
@@ -63,12 +69,17 @@ class Generator(nn.Module):
         assert latent.shape[1] == self.config.latent_dim, (
             f"latent must be (B, {self.config.latent_dim}), got {tuple(latent.shape)}"
         )
-        return self.synthesize(latent, self.label_embedding(labels))
+        return self.synthesize(self.scale_latent(latent), self.label_embedding(labels))
+
+    def scale_latent(self, latent):
+        """Return ``latent`` times ``latent_scale``; the same tensor when the scale is 1."""
+        return latent if self.latent_scale == 1.0 else latent * self.latent_scale
 
     def synthesize(self, latent, label_embedding):
         """Generate from label embeddings ``(B, latent_dim)`` instead of labels.
 
-        Interpolating between two digits mixes their embeddings and calls this.
+        Interpolating between two digits mixes their embeddings and calls this. The latent
+        is used as given: callers apply :meth:`scale_latent` first.
         """
         # The label enters as a learned embedding concatenated to z: (B, 2 * latent_dim).
         hidden = torch.cat([latent, label_embedding], dim=1)

@@ -87,7 +87,7 @@ def interpolate(generator, *, start_digit, end_digit, start_seed, end_seed, fram
     fractions = torch.linspace(0, 1, frames)
     latent = torch.stack([slerp(start_latent, end_latent, f) for f in fractions]).to(device)
     embedding = torch.stack([(1 - f) * start_embedding + f * end_embedding for f in fractions.tolist()])
-    return generator.synthesize(latent, embedding).float().cpu()
+    return generator.synthesize(generator.scale_latent(latent), embedding).float().cpu()
 
 
 def to_uint8(image):

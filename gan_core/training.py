@@ -350,14 +350,19 @@ def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, *, resu
     return TrainResult("finished", step, checkpoint_path, history)
 
 
-def export_release(checkpoint_path, release_path):
-    """Write a sampling-only checkpoint (EMA generator, configs, loss history) from a full one."""
+def export_release(checkpoint_path, release_path, latent_scale=None):
+    """Write a sampling-only checkpoint (EMA generator, configs, loss history) from a full or sampling one.
+
+    ``latent_scale`` is stored for sampling; None keeps the source's (1 for a training checkpoint).
+    """
     state = ckpt.load_checkpoint(checkpoint_path)
+    if latent_scale is None:
+        latent_scale = state.get("latent_scale", 1.0)
     model_config = config_from_dict(ModelConfig, state["model_config"])
     generator_ema, _ = build_models(model_config)
     generator_ema.load_state_dict(state["generator_ema"])
     ckpt.save_checkpoint(
         release_path, model_config=model_config, train_config=config_from_dict(TrainConfig, state["train_config"]),
         generator_ema=generator_ema, step=state["step"], epoch=state["epoch"],
-        history=state["history"],
+        history=state["history"], latent_scale=latent_scale,
     )
