@@ -18,13 +18,18 @@ class CheckpointError(ValueError):
     """A file is not a checkpoint that this version of gan_core can read."""
 
 
+# Above this, most latent values lie where the generator saw almost none in training (at 2,
+# beyond two standard deviations for a third of them), and large scales overflow to NaN images.
+MAX_LATENT_SCALE = 2.0
+
+
 def check_latent_scale(value):
-    """Return ``value`` as a float when it is a usable latent scale (finite, above 0); else raise ValueError."""
+    """Return ``value`` as a float when it is a usable latent scale (above 0, at most 2); else raise ValueError."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"latent scale must be a number, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"latent scale must be a finite number above 0 (1 keeps the trained distribution), "
-                         f"got {value!r}")
+    if not (math.isfinite(value) and 0 < value <= MAX_LATENT_SCALE):
+        raise ValueError(f"latent scale must be a finite number above 0 and at most {MAX_LATENT_SCALE:g} "
+                         f"(1 keeps the trained distribution), got {value!r}")
     return float(value)
 
 
@@ -59,8 +64,12 @@ def save_checkpoint(path, *, model_config, train_config, generator_ema, generato
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
-    torch.save(state, temporary)
-    os.replace(temporary, path)
+    try:
+        torch.save(state, temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # a failed write leaves no half-written file behind
+        raise
 
 
 def load_checkpoint(path):

@@ -105,10 +105,32 @@ def train_classifier(out_path, *, data_root=None, dataset="mnist", epochs=4, bat
     return accuracy
 
 
+class ClassifierFileError(ValueError):
+    """A file is not evaluation-classifier weights written by ``python -m gan_core.classifier``."""
+
+
 def load_classifier(path, device="cpu"):
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    """Return the classifier saved at ``path``, in eval mode.
+
+    Raises OSError when the file cannot be opened, and :class:`ClassifierFileError` when it
+    contains something else.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError:
+        raise
+    except Exception as error:  # torch raises pickle, zip and runtime errors for a foreign file
+        raise ClassifierFileError(f"{path} is not a classifier written by python -m gan_core.classifier "
+                                  f"({type(error).__name__})") from error
+    if not isinstance(state, dict) or "state_dict" not in state:
+        raise ClassifierFileError(f"{path} is not a classifier written by python -m gan_core.classifier "
+                                  "(no state_dict in it; a generator checkpoint goes in CHECKPOINT)")
     classifier = Classifier()
-    classifier.load_state_dict(state["state_dict"])
+    try:
+        classifier.load_state_dict(state["state_dict"])
+    except (RuntimeError, TypeError, AttributeError) as error:
+        raise ClassifierFileError(f"{path}: its weights do not fit the evaluation classifier "
+                                  f"({type(error).__name__}); train one with python -m gan_core.classifier") from error
     return classifier.to(device).eval()
 
 

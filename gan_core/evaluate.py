@@ -14,13 +14,15 @@ digit from fixed seeds and prints:
 import argparse
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 
 import torch
 
-from .checkpoint import check_latent_scale, load_generator
-from .classifier import load_classifier
+from .checkpoint import CheckpointError, check_latent_scale, load_generator
+from .cli import check_input_file, check_output_file
+from .classifier import ClassifierFileError, load_classifier
 from .data import check_dataset, load_dataset_tensors, to_model_range
 from .metrics import frechet_distance, kernel_inception_distance, memorization_ratio, precision_recall
 from .sampling import generate
@@ -34,6 +36,8 @@ def default_classifier(dataset):
     return WEIGHTS / f"{check_dataset(dataset).replace('-', '_')}_classifier.pt"
 # Seeds of the evaluation samples start here, away from the small seeds that demos and tests use.
 EVALUATION_SEED = 1_000_000
+# The command's bound on --per-digit: 10,000 per digit already puts 100,000 images in memory.
+MAX_PER_DIGIT = 10_000
 
 
 def quantize(images):
@@ -160,7 +164,7 @@ def main(argv=None):
     parser.add_argument("checkpoint", type=Path, help="a checkpoint from gan_core.train (full or exported)")
     parser.add_argument("--classifier", type=Path, default=None,
                         help="evaluation classifier weights (default: the shipped one of the checkpoint's dataset)")
-    parser.add_argument("--per-digit", type=int, default=100, help="samples per digit (default 100)")
+    parser.add_argument("--per-digit", type=int, default=100, help=f"samples per digit, 1-{MAX_PER_DIGIT:,} (default 100)")
     parser.add_argument("--data-root", default=None,
                         help="folder holding MNIST/raw, or Fashion-MNIST's *-ubyte.gz files (default: see gan_core.data)")
     parser.add_argument("--json", type=Path, default=None, help="also write the metrics as JSON here")
@@ -174,28 +178,65 @@ def main(argv=None):
                              "the real test set (0: skip; it takes minutes on a CPU)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
+    check_arguments(parser, args)
+    try:
+        generator, state = load_generator(args.checkpoint)
+    except (OSError, CheckpointError) as error:
+        raise SystemExit(f"CHECKPOINT: {error}") from error
+    if args.latent_scale is not None:
+        generator.latent_scale = args.latent_scale
+    # The checkpoint names the dataset it was trained on; older ones are MNIST.
+    dataset = state.get("train_config", {}).get("dataset", "mnist")
+    classifier_path = args.classifier or default_classifier(dataset)
+    try:
+        classifier = load_classifier(classifier_path)
+    except (OSError, ClassifierFileError) as error:
+        raise SystemExit(f"--classifier: {error}") from error
+    try:
+        metrics = evaluate(generator, classifier, per_digit=args.per_digit, data_root=args.data_root,
+                           extended=args.extended, dataset=dataset)
+        metrics["dataset"] = dataset
+        metrics["latent_scale"] = generator.latent_scale
+        if args.togr_epochs:
+            metrics["train_on_generated_accuracy"] = train_on_generated(generator, epochs=args.togr_epochs,
+                                                                        data_root=args.data_root, dataset=dataset)
+    except FileNotFoundError as error:  # the real images are missing and could not be downloaded
+        raise SystemExit(str(error)) from error
+    print(format_table(metrics))
+    if args.json:
+        # NaN is not JSON, so a figure that could not be computed is written as null.
+        args.json.write_text(json.dumps(finite_or_none(metrics), indent=2))
+    return 0
+
+
+def check_arguments(parser, args):
+    """Exit through ``parser.error`` on the first argument that cannot work, before any slow step."""
     if args.latent_scale is not None:
         try:
             check_latent_scale(args.latent_scale)
         except ValueError as error:
             parser.error(f"--latent-scale: {error}")
-    generator, state = load_generator(args.checkpoint)
-    if args.latent_scale is not None:
-        generator.latent_scale = args.latent_scale
-    # The checkpoint names the dataset it was trained on; older ones are MNIST.
-    dataset = state.get("train_config", {}).get("dataset", "mnist")
-    classifier = load_classifier(args.classifier or default_classifier(dataset))
-    metrics = evaluate(generator, classifier, per_digit=args.per_digit, data_root=args.data_root,
-                       extended=args.extended, dataset=dataset)
-    metrics["dataset"] = dataset
-    metrics["latent_scale"] = generator.latent_scale
-    if args.togr_epochs:
-        metrics["train_on_generated_accuracy"] = train_on_generated(generator, epochs=args.togr_epochs,
-                                                                    data_root=args.data_root, dataset=dataset)
-    print(format_table(metrics))
-    if args.json:
-        args.json.write_text(json.dumps(metrics, indent=2))
-    return 0
+    if not 1 <= args.per_digit <= MAX_PER_DIGIT:
+        parser.error(f"--per-digit must be between 1 and {MAX_PER_DIGIT:,}, got {args.per_digit}")
+    if args.togr_epochs < 0:
+        parser.error(f"--togr-epochs must be 0 (skip) or a number of epochs, got {args.togr_epochs}")
+    check_input_file(parser, args.checkpoint, "CHECKPOINT", "pass a checkpoint from python -m gan_core.train")
+    if args.classifier is not None:
+        check_input_file(parser, args.classifier, "--classifier",
+                         "pass weights from python -m gan_core.classifier, or leave it out for the shipped one")
+    if args.json is not None:
+        check_output_file(parser, args.json, "--json", {"CHECKPOINT": args.checkpoint, "--classifier": args.classifier})
+
+
+def finite_or_none(value):
+    """Return ``value`` with every NaN or infinite float, at any depth, replaced by None."""
+    if isinstance(value, dict):
+        return {key: finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 if __name__ == "__main__":

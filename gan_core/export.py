@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from .checkpoint import CheckpointError, check_latent_scale, file_digest, load_generator
+from .cli import check_input_file, check_output_file
 from .training import export_release
 
 
@@ -34,11 +35,10 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    if args.out.resolve() == args.source.resolve():
-        raise SystemExit(f"OUT is the same file as SOURCE ({args.source}); write to another path")
-    if not args.source.is_file():
-        raise SystemExit(f"SOURCE: no file at {args.source}; pass a checkpoint from python -m gan_core.train")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_input_file(parser, args.source, "SOURCE", "pass a checkpoint from python -m gan_core.train")
+    check_output_file(parser, args.out, "OUT", {"SOURCE": args.source})
     try:
         export_release(args.source, args.out, latent_scale=args.latent_scale)
     except CheckpointError as error:

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import CheckpointError, load_generator
+from .cli import check_input_file, check_output_file
 from .sampling import MAX_SEED, generate, grid_png, image_seeds
 
 
@@ -29,8 +30,10 @@ def build_parser():
     parser.add_argument("out", type=Path, help="the PNG file to write")
     parser.add_argument("--digits", type=parse_digits, default=None,
                         help="classes, one row each, separated by commas (default: every class)")
-    parser.add_argument("--per-digit", type=int, default=10, help="images per class, one column each (default 10)")
-    parser.add_argument("--first-seed", type=int, default=0, help="seed of the first column (default 0)")
+    parser.add_argument("--per-digit", type=int, default=10,
+                        help="images per class, one column each, 1-100 (default 10)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seed of the first column, 0 to 2^63 - 1; later columns wrap to 0 (default 0)")
     return parser
 
 
@@ -41,6 +44,9 @@ def main(argv=None):
         parser.error(f"--per-digit must be between 1 and 100, got {args.per_digit}")
     if not 0 <= args.first_seed <= MAX_SEED:
         parser.error(f"--first-seed must be between 0 and 2^63 - 1, got {args.first_seed}")
+    check_input_file(parser, args.checkpoint, "CHECKPOINT",
+                     "pass a checkpoint from python -m gan_core.train or gan_core.export")
+    check_output_file(parser, args.out, "OUT", {"CHECKPOINT": args.checkpoint})
     try:
         generator, _ = load_generator(args.checkpoint)
     except (OSError, CheckpointError) as error:
@@ -49,11 +55,10 @@ def main(argv=None):
     digits = args.digits if args.digits is not None else list(range(num_classes))
     wrong = [digit for digit in digits if not 0 <= digit < num_classes]
     if wrong:
-        parser.error(f"--digits: {wrong} outside 0-{num_classes - 1}, the classes this checkpoint knows")
+        parser.error(f"--digits: {wrong} outside 0-{num_classes - 1}, the classes this checkpoint was trained on")
     seeds = image_seeds(args.first_seed, args.per_digit)
     with torch.inference_mode():
         images = generate(generator, [digit for digit in digits for _ in seeds], seeds * len(digits))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(grid_png(images, columns=len(seeds)))
     print(f"wrote {args.out}: {len(digits)} rows x {len(seeds)} seeds from {args.first_seed}, "
           f"latent scale {generator.latent_scale:g}")

@@ -7,6 +7,7 @@ fixed-noise sample grid per epoch and per checkpoint under ``samples/``.
 
 import argparse
 import logging
+import math
 import shlex
 import sys
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 import torch
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from .cli import check_output_file
 from .config import ModelConfig, TrainConfig
 from .training import IncompatibleCheckpointError, NonFiniteLossError, export_release, train
 
@@ -56,16 +58,20 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     values = vars(args)
     model_config = ModelConfig(**{f.name: values[f.name] for f in fields(ModelConfig)})
     try:
         train_config = TrainConfig(**{f.name: values[f.name] for f in fields(TrainConfig)})
     except ValueError as error:
         raise SystemExit(f"invalid training option: {error}") from error
-    if args.stop_after < 0:
+    if not math.isfinite(args.stop_after) or args.stop_after < 0:
         raise SystemExit(f"invalid training option: --stop-after must be 0 (no limit) or a number of minutes, "
                          f"got {args.stop_after}")
+    if args.export:
+        check_output_file(parser, args.export, "--export", {"the run's checkpoint": args.out / "checkpoint.pt",
+                                                              "the run's log": args.out / "train.log"})
     if args.dry_run:
         train_config.max_steps, train_config.log_every = 1, 1
     if args.threads:

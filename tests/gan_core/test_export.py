@@ -18,19 +18,6 @@ DIGITS = [0, 3, 7, 9, 1]
 SEEDS = [5, 11, 2**40, 0, 123_456]
 
 
-@pytest.fixture(scope="module")
-def source(tmp_path_factory):
-    """A sampling checkpoint of an untrained generator whose batch-norm statistics are not the defaults."""
-    generator, _ = build_models(ModelConfig())
-    generator.train()
-    with torch.no_grad():  # a few batches move the running statistics away from 0 and 1
-        for _ in range(3):
-            generator(torch.randn(32, generator.config.latent_dim), torch.randint(0, 10, (32,)))
-    path = tmp_path_factory.mktemp("export") / "source.pt"
-    save_checkpoint(path, model_config=generator.config, train_config=TrainConfig(), generator_ema=generator, step=7)
-    return path
-
-
 def run_export(*argv):
     assert export.main([str(arg) for arg in argv]) == 0
 
@@ -105,18 +92,12 @@ def test_export_rejects_bad_scale(source, tmp_path, capsys, value):
     assert not out.exists()
 
 
-def test_export_rejects_unreadable_source(tmp_path):
-    with pytest.raises(SystemExit, match="SOURCE: no file at"):
-        export.main([str(tmp_path / "missing.pt"), str(tmp_path / "out.pt")])
+def test_export_rejects_foreign_source(tmp_path):
     foreign = tmp_path / "foreign.pt"
     foreign.write_bytes(b"not a checkpoint")
     with pytest.raises(SystemExit, match="SOURCE: .*is not a checkpoint written by gan_core"):
         export.main([str(foreign), str(tmp_path / "out.pt")])
-
-
-def test_export_rejects_overwriting_source(source):
-    with pytest.raises(SystemExit, match="OUT is the same file as SOURCE"):
-        export.main([str(source), str(source), "--latent-scale", "0.5"])
+    assert not (tmp_path / "out.pt").exists()
 
 
 @pytest.mark.parametrize("value", [0, -1.0, float("nan"), "0.9", True])
@@ -182,8 +163,3 @@ def test_sample_rejects_bad_options(source, tmp_path, capsys, argv, message):
     assert raised.value.code == 2
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "out.png").exists()
-
-
-def test_sample_rejects_unreadable_checkpoint(tmp_path):
-    with pytest.raises(SystemExit, match="CHECKPOINT: .*missing.pt"):
-        sample.main([str(tmp_path / "missing.pt"), str(tmp_path / "out.png")])

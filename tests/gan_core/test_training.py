@@ -216,9 +216,19 @@ def test_cli_stop_after_then_resume(tmp_path):
     assert load_checkpoint(tmp_path / "release.pt")["step"] == 200
 
 
-def test_cli_rejects_negative_stop_after(tmp_path):
-    with pytest.raises(SystemExit, match="--stop-after must be 0 .no limit. or a number of minutes, got -1"):
-        train_cli.main(["--out", str(tmp_path), "--stop-after", "-1", "--no-progress"])
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_cli_rejects_bad_stop_after(tmp_path, value):
+    with pytest.raises(SystemExit, match=f"--stop-after must be 0 .no limit. or a number of minutes, got -?{value}"):
+        train_cli.main(["--out", str(tmp_path), "--stop-after", value, "--no-progress"])
+
+
+@pytest.mark.parametrize("name, description", [("checkpoint.pt", "the run's checkpoint"), ("train.log", "the run's log")])
+def test_cli_rejects_export_over_run_files(tmp_path, capsys, name, description):
+    with pytest.raises(SystemExit) as raised:
+        train_cli.main(["--out", str(tmp_path), "--dry-run", "--no-progress", "--export", str(tmp_path / name)])
+    assert raised.value.code == 2
+    assert f"--export: {tmp_path / name} is {description}, and writing it would destroy that file" in capsys.readouterr().err
+    assert not (tmp_path / "checkpoint.pt").exists()
 
 
 def test_warmup_polls_should_stop(tmp_path):

@@ -1,0 +1,30 @@
+"""Argument checks shared by the gan_core commands, so that a bad argument ends in one line naming it."""
+
+from pathlib import Path
+
+
+def check_input_file(parser, path, name, hint):
+    """Exit through ``parser.error`` unless ``path`` is an existing file; ``hint`` describes what to pass instead."""
+    if not Path(path).is_file():
+        parser.error(f"{name}: no file at {path}; {hint}")
+    return Path(path)
+
+
+def check_output_file(parser, path, name, inputs=None):
+    """Exit through ``parser.error`` unless ``path`` can be written as a file, and create its parent folder.
+
+    ``path`` must not be a folder or any file in ``inputs``, which maps a description (such as
+    "the checkpoint") to each file that the command reads or keeps.
+    """
+    path = Path(path)
+    if path.is_dir():
+        parser.error(f"{name}: {path} is a folder; pass a file path, such as {path / 'out'}")
+    for description, input_path in (inputs or {}).items():
+        if input_path is not None and path.resolve() == Path(input_path).resolve():
+            parser.error(f"{name}: {path} is {description}, and writing it would destroy that file; "
+                         "pass another path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        parser.error(f"{name}: cannot create the folder {path.parent} ({error.strerror}); pass a writable path")
+    return path

@@ -1,0 +1,99 @@
+"""Bad arguments to the gan_core commands: one line naming the argument, no traceback, no file damaged."""
+
+import json
+import re
+
+import pytest
+
+from gan_core import evaluate, export, sample
+from gan_core.checkpoint import file_digest, save_checkpoint
+from gan_core.classifier import ClassifierFileError, load_classifier
+from gan_core.config import ModelConfig, TrainConfig
+from gan_core.models import build_models
+
+COMMANDS = {"export": export.main, "sample": sample.main, "evaluate": evaluate.main}
+
+# {source}: a sampling checkpoint; {folder}: an existing folder; {missing}: a path with no file.
+USAGE_ERRORS = [
+    ("export", ["{missing}", "{folder}/out.pt"], r"SOURCE: no file at .*missing\.pt; pass a checkpoint"),
+    ("export", ["{source}", "{source}"], r"OUT: .*source\.pt is SOURCE, and writing it would destroy that file"),
+    ("export", ["{source}", "{folder}"], r"OUT: .* is a folder; pass a file path"),
+    ("export", ["{source}", "{source}/out.pt"], r"OUT: cannot create the folder .*source\.pt"),
+    ("export", ["{source}", "{folder}/out.pt", "--latent-scale", "3"], r"latent scale must be .* at most 2"),
+    ("export", ["{source}", "{folder}/out.pt", "--latent-scale", "1e308"], r"at most 2 .*got 1e\+308"),
+    ("sample", ["{source}", "{source}"], r"OUT: .*source\.pt is CHECKPOINT, and writing it would destroy"),
+    ("sample", ["{missing}", "{folder}/out.png"], r"CHECKPOINT: no file at .*missing\.pt; pass a checkpoint from"),
+    ("sample", ["{source}", "{folder}"], r"OUT: .* is a folder"),
+    ("evaluate", ["{source}", "--json", "{source}"], r"--json: .*source\.pt is CHECKPOINT, and writing it would destroy"),
+    ("evaluate", ["{source}", "--json", "{folder}"], r"--json: .* is a folder"),
+    ("evaluate", ["{missing}"], r"CHECKPOINT: no file at .*missing\.pt"),
+    ("evaluate", ["{source}", "--classifier", "{missing}"], r"--classifier: no file at .*; pass weights from"),
+    ("evaluate", ["{source}", "--per-digit", "0"], r"--per-digit must be between 1 and 10,000, got 0"),
+    ("evaluate", ["{source}", "--per-digit", "-3"], r"--per-digit must be between 1 and 10,000, got -3"),
+    ("evaluate", ["{source}", "--togr-epochs", "-1"], r"--togr-epochs must be 0 \(skip\) or a number of epochs"),
+    ("evaluate", ["{source}", "--latent-scale", "2.5"], r"--latent-scale: latent scale must be .* at most 2"),
+]
+
+
+def fill(argv, source, folder):
+    values = {"source": source, "folder": folder, "missing": folder / "missing.pt"}
+    return [arg.format(**values) for arg in argv]
+
+
+@pytest.mark.parametrize("command, argv, message", USAGE_ERRORS)
+def test_bad_argument_is_one_usage_line(source, tmp_path, capsys, command, argv, message):
+    before = file_digest(source)
+    with pytest.raises(SystemExit) as raised:
+        COMMANDS[command](fill(argv, source, tmp_path))
+    assert raised.value.code == 2
+    error = capsys.readouterr().err
+    assert re.search(message, error), error
+    assert "Traceback" not in error
+    assert file_digest(source) == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def foreign(tmp_path):
+    path = tmp_path / "foreign.pt"
+    path.write_bytes(b"not a checkpoint")
+    return path
+
+
+def test_evaluate_names_a_foreign_checkpoint(foreign):
+    with pytest.raises(SystemExit, match=r"CHECKPOINT: .*foreign\.pt is not a checkpoint written by gan_core"):
+        evaluate.main([str(foreign)])
+
+
+def test_evaluate_names_a_foreign_classifier(source, foreign):
+    with pytest.raises(SystemExit, match=r"--classifier: .*foreign\.pt is not a classifier written by"):
+        evaluate.main([str(source), "--classifier", str(foreign)])
+
+
+def test_generator_passed_as_classifier_is_named(source):
+    with pytest.raises(ClassifierFileError, match="no state_dict in it; a generator checkpoint goes in CHECKPOINT"):
+        load_classifier(source)
+
+
+def test_evaluate_writes_json_into_a_new_folder(source, tmp_path, capsys):
+    out = tmp_path / "new" / "folder" / "metrics.json"
+    assert evaluate.main([str(source), "--per-digit", "2", "--json", str(out)]) == 0
+    metrics = json.loads(out.read_text(), parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    assert metrics["samples"] == 20
+    assert metrics["latent_scale"] == 1.0
+    assert "latent scale 1" in capsys.readouterr().out
+
+
+def test_non_finite_figures_become_null():
+    cleaned = evaluate.finite_or_none({"a": float("nan"), "b": [1.0, float("inf")], "c": {"d": 2}})
+    assert cleaned == {"a": None, "b": [1.0, None], "c": {"d": 2}}
+
+
+def test_failed_save_leaves_no_temporary_file(tmp_path):
+    generator, _ = build_models(ModelConfig())
+    target = tmp_path / "taken"
+    target.mkdir()
+    with pytest.raises(OSError):
+        save_checkpoint(target, model_config=generator.config, train_config=TrainConfig(), generator_ema=generator)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["taken"]
+
