@@ -11,6 +11,7 @@ keeps serving until Ctrl-C, which stops every process it started.
 import argparse
 import io
 import logging
+import math
 import os
 import signal
 import subprocess
@@ -24,6 +25,12 @@ from .processes import (
 )
 
 logger = logging.getLogger("launcher")
+
+# The API's bounds, repeated here because importing them would load Django and torch before the
+# arguments are checked: images per job (backend.jobs.services.MAX_COUNT) and the largest seed
+# (gan_core.sampling.MAX_SEED). tests/e2e/test_launcher.py checks that they agree.
+MAX_DEMO_COUNT = 64
+MAX_SEED = 2**63 - 1
 
 
 def parse_args(argv):
@@ -39,7 +46,20 @@ def parse_args(argv):
     parser.add_argument("--workers", type=int, default=1, help="Celery pool processes for generation (default 1)")
     parser.add_argument("--exit", action="store_true", help="stop everything after the demo instead of serving")
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for the demo jobs (default 120)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    # Checked here, before any process starts, so a typo costs no start-up time.
+    for flag, port in (("--port", args.port), ("--grpc-port", args.grpc_port)):
+        if not 1 <= port <= 65535:
+            parser.error(f"{flag} must be a TCP port from 1 to 65535, got {port}")
+    if not 1 <= args.count <= MAX_DEMO_COUNT:
+        parser.error(f"--count must be from 1 to {MAX_DEMO_COUNT} (the API's images per job), got {args.count}")
+    if not 0 <= args.seed <= MAX_SEED:
+        parser.error(f"--seed must be from 0 to 2^63 - 1, got {args.seed}")
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1, got {args.workers}")
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        parser.error(f"--timeout must be a number of seconds above 0, got {args.timeout}")
+    return args
 
 
 def port_is_free(port):

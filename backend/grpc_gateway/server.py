@@ -9,9 +9,9 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from protos.gan.v1 import generation_pb2, generation_pb2_grpc
+from protos.gan.v1 import generation_pb2
 
-from .servicer import GenerationServicer
+from .servicer import GenerationServicer, add_generation_service
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def create_gateway(address="127.0.0.1:0", max_workers=8) -> Gateway:
     """Start a gateway on ``address``; port 0 picks a free port, returned in ``Gateway.port``."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
                          options=CHANNEL_OPTIONS)
-    generation_pb2_grpc.add_GenerationServiceServicer_to_server(GenerationServicer(), server)
+    add_generation_service(GenerationServicer(), server)
 
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

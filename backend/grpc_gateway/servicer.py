@@ -11,6 +11,7 @@ import grpc
 import redis
 from django.conf import settings
 from django.db import close_old_connections
+from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from backend.jobs import events, services
@@ -50,6 +51,59 @@ JOB_STATUSES = {
 }
 
 
+class UndecodableRequest:
+    """A request body that is not a valid ``message_type`` message, passed to the handler in its place.
+
+    gRPC itself ends such a call with INTERNAL ("Exception deserializing request!"). The
+    handler returns INVALID_ARGUMENT instead, because the fault is the client's.
+    """
+
+    def __init__(self, message_type, error):
+        self.message_type, self.error = message_type, error
+
+    def invalid_parameter_error(self):
+        name = self.message_type.DESCRIPTOR.full_name
+        return services.InvalidParameterError(
+            "request", f"the request body is not a valid {name} message ({self.error}); send it with stubs "
+                       "generated from protos/gan/v1/generation.proto")
+
+
+def lenient_parser(message_type):
+    """Return a request deserializer that gives an :class:`UndecodableRequest` instead of raising."""
+    def parse(data):
+        try:
+            return message_type.FromString(data)
+        except DecodeError as error:
+            return UndecodableRequest(message_type, error)
+    return parse
+
+
+def add_generation_service(servicer, server):
+    """Register ``servicer`` on ``server``, with :func:`lenient_parser` as each method's request deserializer.
+
+    Otherwise it registers the same handlers as the generated ``add_GenerationServiceServicer_to_server``.
+    """
+    service = pb.DESCRIPTOR.services_by_name["GenerationService"]
+    handlers = {}
+    for method in service.methods:
+        request_type, response_type = getattr(pb, method.input_type.name), getattr(pb, method.output_type.name)
+        if method.server_streaming:
+            make_handler = grpc.unary_stream_rpc_method_handler
+        else:
+            make_handler = grpc.unary_unary_rpc_method_handler
+        handlers[method.name] = make_handler(getattr(servicer, method.name),
+                                             request_deserializer=lenient_parser(request_type),
+                                             response_serializer=response_type.SerializeToString)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+    server.add_registered_method_handlers(service.full_name, handlers)
+
+
+def check_request(request):
+    """Raise InvalidParameterError for a body that could not be decoded."""
+    if isinstance(request, UndecodableRequest):
+        raise request.invalid_parameter_error()
+
+
 def status_code_for(error):
     return next(code for kind, code in STATUS_CODES if isinstance(error, kind))
 
@@ -77,6 +131,7 @@ def handle_errors(method):
             close_old_connections()
             try:
                 check_token(context)
+                check_request(request)
                 yield from method(self, request, context)
             except DOMAIN_ERRORS as error:
                 context.abort(status_code_for(error), str(error))
@@ -89,12 +144,20 @@ def handle_errors(method):
         close_old_connections()
         try:
             check_token(context)
+            check_request(request)
             return method(self, request, context)
         except DOMAIN_ERRORS as error:
             context.abort(status_code_for(error), str(error))
         finally:
             close_old_connections()
     return unary
+
+
+def required_job_id(request):
+    """Return the request's ``job_id``; an empty one is a missing argument, not an unknown job."""
+    if not request.job_id:
+        raise services.InvalidParameterError("job_id", "job_id is required: pass the id of the Job that Generate returned")
+    return request.job_id
 
 
 def absolute_url(path):
@@ -171,11 +234,11 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
 
     @handle_errors
     def GetJob(self, request, context):
-        return job_message(job_get(job_id=request.job_id), include_png=request.include_png)
+        return job_message(job_get(job_id=required_job_id(request)), include_png=request.include_png)
 
     @handle_errors
     def CancelJob(self, request, context):
-        job = job_get(job_id=request.job_id)
+        job = job_get(job_id=required_job_id(request))
         services.job_cancel(job_id=job.id)
         return job_message(job_get(job_id=job.id))
 

@@ -80,8 +80,10 @@ def test_generate_rejects_body_without_content_type(client):
     assert Job.objects.count() == 0
 
 
-def test_generate_rejects_get(client):
-    assert_error(client.get(GENERATE), 405)
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_generate_rejects_other_methods(client, method):
+    error = assert_error(client.generic(method, GENERATE), 405)
+    assert error["message"].startswith(f"Method {method} is not allowed on /api/generate: send POST")
 
 
 def test_several_errors_are_all_reported(client):

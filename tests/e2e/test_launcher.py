@@ -1,6 +1,7 @@
 """The README's main command: everything starts, the demo grid is written, and Ctrl-C stops every process."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -109,3 +110,32 @@ def test_demo_waits_out_throttling(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "demo" / "digits.png").exists()
     assert "throttled; retrying" in result.stderr
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--port", "70000"], "--port must be a TCP port from 1 to 65535, got 70000"),
+    (["--grpc-port", "0"], "--grpc-port must be a TCP port from 1 to 65535, got 0"),
+    (["--count", "0"], r"--count must be from 1 to 64 \(the API's images per job\), got 0"),
+    (["--count", "65"], "--count must be from 1 to 64"),
+    (["--seed", "-1"], r"--seed must be from 0 to 2\^63 - 1, got -1"),
+    (["--seed", str(2**63)], r"--seed must be from 0 to 2\^63 - 1"),
+    (["--workers", "0"], "--workers must be at least 1, got 0"),
+    (["--timeout", "nan"], "--timeout must be a number of seconds above 0, got nan"),
+    (["--timeout", "-5"], "--timeout must be a number of seconds above 0, got -5.0"),
+])
+def test_launcher_rejects_bad_options_before_starting(argv, message, capsys):
+    from backend.launcher import parse_args
+
+    with pytest.raises(SystemExit) as raised:
+        parse_args(argv)
+    assert raised.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_launcher_bounds_match_the_api():
+    from backend import launcher
+    from backend.jobs.services import MAX_COUNT
+    from gan_core.sampling import MAX_SEED
+
+    assert launcher.MAX_DEMO_COUNT == MAX_COUNT
+    assert launcher.MAX_SEED == MAX_SEED

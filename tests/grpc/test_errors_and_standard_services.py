@@ -57,10 +57,37 @@ def test_unary_generate_too_large_points_to_stream(stub):
     assert "GenerateStream" in error.details()
 
 
-@pytest.mark.parametrize("job_id", [str(uuid.uuid4()), "not-a-uuid", ""])
+@pytest.mark.parametrize("job_id", [str(uuid.uuid4()), "not-a-uuid"])
 def test_unknown_job_is_not_found(stub, job_id):
     assert call_error(stub.GetJob, pb.GetJobRequest(job_id=job_id)).code() == grpc.StatusCode.NOT_FOUND
     assert call_error(stub.CancelJob, pb.CancelJobRequest(job_id=job_id)).code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_empty_job_id_is_invalid_argument(stub):
+    for call, request in ((stub.GetJob, pb.GetJobRequest()), (stub.CancelJob, pb.CancelJobRequest())):
+        error = call_error(call, request)
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert error.details().startswith("job_id is required")
+
+
+@pytest.mark.parametrize("method, streaming, request_type", [
+    ("Generate", False, "gan.v1.GenerateRequest"),
+    ("GetJob", False, "gan.v1.GetJobRequest"),
+    ("CancelJob", False, "gan.v1.CancelJobRequest"),
+    ("GenerateStream", True, "gan.v1.GenerateRequest"),
+])
+def test_undecodable_body_is_invalid_argument(channel, method, streaming, request_type):
+    """Bytes that are no protobuf message are the client's fault: INVALID_ARGUMENT, not gRPC's INTERNAL."""
+    path = f"/{SERVICE_NAME}/{method}"
+    call = channel.unary_stream(path) if streaming else channel.unary_unary(path)  # no serializers: raw bytes
+    with pytest.raises(grpc.RpcError) as raised:
+        result = call(b"\xff\xff\xff\xff", timeout=10)
+        if streaming:
+            list(result)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert raised.value.details().startswith(f"the request body is not a valid {request_type} message")
+    assert "protos/gan/v1/generation.proto" in raised.value.details()
+    assert Job.objects.count() == 0
 
 
 def test_missing_model_is_failed_precondition(stub, settings, tmp_path):

@@ -91,6 +91,11 @@ def json_body(request):
 class GenerateView(APIView):
     """Queue a generation job and return it: 202 while it is not finished, with its URL in Location."""
 
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        raise exceptions.MethodNotAllowed(
+            request.method, detail=f"Method {request.method} is not allowed on /api/generate: send POST with a JSON "
+                                   "body to start a job, then GET /api/jobs/<id> to read it.")
+
     @extend_schema(
         operation_id="generate",
         request=PolymorphicProxySerializer(
