@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cli import check_output_file
 from .data import DATASETS, InMemoryBatches, load_dataset_tensors, to_model_range
 
 logger = logging.getLogger(__name__)
@@ -140,13 +141,21 @@ def main(argv=None):
     parser.add_argument("--dataset", default="mnist", choices=DATASETS, help="the real dataset to learn (default mnist)")
     parser.add_argument("--data-root", default=None,
                         help="folder holding MNIST/raw, or Fashion-MNIST's *-ubyte.gz files (default: see gan_core.data)")
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=4, help="passes over the training images (default 4)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = parser.parse_args(argv)
+    if args.epochs < 1:
+        parser.error(f"--epochs must be at least 1, got {args.epochs}")
+    if args.threads < 0:
+        parser.error(f"--threads must be 0 (torch's default) or a number of threads, got {args.threads}")
+    check_output_file(parser, args.out, "--out")
     if args.threads:
         torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    accuracy = train_classifier(args.out, data_root=args.data_root, dataset=args.dataset, epochs=args.epochs)
+    try:
+        accuracy = train_classifier(args.out, data_root=args.data_root, dataset=args.dataset, epochs=args.epochs)
+    except FileNotFoundError as error:  # the real images are missing and could not be downloaded
+        raise SystemExit(str(error)) from error
     print(f"test accuracy {accuracy:.4f}; saved {args.out}")
     return 0
 

@@ -69,6 +69,8 @@ def main(argv=None):
     if not math.isfinite(args.stop_after) or args.stop_after < 0:
         raise SystemExit(f"invalid training option: --stop-after must be 0 (no limit) or a number of minutes, "
                          f"got {args.stop_after}")
+    if args.threads < 0:
+        parser.error(f"--threads must be 0 (torch's default) or a number of threads, got {args.threads}")
     if args.export:
         check_output_file(parser, args.export, "--export", {"the run's checkpoint": args.out / "checkpoint.pt",
                                                               "the run's log": args.out / "train.log"})
@@ -93,7 +95,8 @@ def main(argv=None):
         try:
             result = train(model_config, train_config, args.out, resume=args.resume, should_stop=past_deadline,
                            progress=not args.no_progress)
-        except (NonFiniteLossError, IncompatibleCheckpointError) as error:
+        except (NonFiniteLossError, IncompatibleCheckpointError, FileNotFoundError) as error:
+            # FileNotFoundError: the dataset is missing and could not be downloaded. Its message names the setting to fix.
             raise SystemExit(str(error)) from error
     if result.status == "stopped":
         # A run cut short is not the model that --export promises, so nothing is exported.

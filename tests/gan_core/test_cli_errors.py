@@ -5,13 +5,15 @@ import re
 
 import pytest
 
-from gan_core import evaluate, export, sample
+from gan_core import classifier, evaluate, export, sample
+from gan_core import train as train_cli
 from gan_core.checkpoint import file_digest, save_checkpoint
 from gan_core.classifier import ClassifierFileError, load_classifier
 from gan_core.config import ModelConfig, TrainConfig
 from gan_core.models import build_models
 
-COMMANDS = {"export": export.main, "sample": sample.main, "evaluate": evaluate.main}
+COMMANDS = {"export": export.main, "sample": sample.main, "evaluate": evaluate.main,
+            "classifier": classifier.main, "train": train_cli.main}
 
 # {source}: a sampling checkpoint; {folder}: an existing folder; {missing}: a path with no file.
 USAGE_ERRORS = [
@@ -32,6 +34,10 @@ USAGE_ERRORS = [
     ("evaluate", ["{source}", "--per-digit", "-3"], r"--per-digit must be between 1 and 10,000, got -3"),
     ("evaluate", ["{source}", "--togr-epochs", "-1"], r"--togr-epochs must be 0 \(skip\) or a number of epochs"),
     ("evaluate", ["{source}", "--latent-scale", "2.5"], r"--latent-scale: latent scale must be .* at most 2"),
+    ("classifier", ["--out", "{folder}/c.pt", "--epochs", "0"], r"--epochs must be at least 1, got 0"),
+    ("classifier", ["--out", "{folder}/c.pt", "--threads", "-2"], r"--threads must be 0 \(torch's default\) or a number"),
+    ("classifier", ["--out", "{folder}"], r"--out: .* is a folder"),
+    ("train", ["--out", "{folder}/run", "--dry-run", "--threads", "-1"], r"--threads must be 0 \(torch's default\)"),
 ]
 
 
