@@ -87,6 +87,9 @@ def load_checkpoint(path):
         # from the file, so only the error's type is passed on.
         raise CheckpointError(f"{path} is not a checkpoint written by gan_core ({type(error).__name__}); "
                               "pass a file from python -m gan_core.train or its --export") from error
+    if isinstance(state, dict) and "state_dict" in state and "format_version" not in state:
+        raise CheckpointError(f"{path} contains evaluation-classifier weights, not a generator; pass a checkpoint from "
+                              "python -m gan_core.train or gan_core.export (a classifier goes in --classifier)")
     if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
         found = state.get("format_version") if isinstance(state, dict) else type(state).__name__
         raise CheckpointError(f"{path}: unsupported checkpoint format {found!r}, expected {FORMAT_VERSION}")

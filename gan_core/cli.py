@@ -10,15 +10,19 @@ def check_input_file(parser, path, name, hint):
     return Path(path)
 
 
-def check_output_file(parser, path, name, inputs=None):
+def check_output_file(parser, path, name, inputs=None, suffix=".pt"):
     """Exit through ``parser.error`` unless ``path`` can be written as a file, and create its parent folder.
 
-    ``path`` must not be a folder or any file in ``inputs``, which maps a description (such as
-    "the checkpoint") to each file that the command reads or keeps.
+    ``path`` must end in ``suffix``, so that a PNG or JSON file never replaces a checkpoint. It
+    must not be a folder, nor any file in ``inputs``: a dict from a description (such as "the
+    checkpoint") to each file that the command reads or keeps.
     """
     path = Path(path)
     if path.is_dir():
-        parser.error(f"{name}: {path} is a folder; pass a file path, such as {path / 'out'}")
+        parser.error(f"{name}: {path} is a folder; pass a file path, such as {path / ('out' + suffix)}")
+    if path.suffix.lower() != suffix:
+        parser.error(f"{name}: {path} does not end in {suffix}; pass a {suffix} file name, such as "
+                     f"{path.with_suffix(suffix)}")
     for description, input_path in (inputs or {}).items():
         if input_path is not None and path.resolve() == Path(input_path).resolve():
             parser.error(f"{name}: {path} is {description}, and writing it would destroy that file; "

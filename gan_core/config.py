@@ -1,5 +1,7 @@
 """Hyperparameters for the conditional WGAN-GP, saved inside every checkpoint."""
 
+import math
+import re
 from dataclasses import asdict, dataclass, fields
 
 
@@ -29,6 +31,13 @@ class ModelConfig:
     # (the auxiliary classifier of Odena et al., 2017, as in the WGAN-GP authors' conditional
     # CIFAR-10 model). Its weights in the losses are TrainConfig's classifier weights.
     auxiliary_classifier: bool = False
+
+    def __post_init__(self):
+        for name in ("latent_dim", "generator_width", "critic_width", "image_channels"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {self.num_classes}")
 
 
 @dataclass
@@ -119,6 +128,17 @@ class TrainConfig:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.critic_warmup < 0:
             raise ValueError(f"critic_warmup must be 0 or a positive number of critic iterations, got {self.critic_warmup}")
+        for name in ("generator_lr", "critic_lr", "gp_weight", "drift_weight"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        for name in ("beta1", "beta2"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        for name in ("log_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1 generator step, got {getattr(self, name)}")
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
+            raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
 
 
 def config_from_dict(cls, values):

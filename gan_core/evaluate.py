@@ -164,7 +164,7 @@ def main(argv=None):
     parser.add_argument("checkpoint", type=Path, help="a checkpoint from gan_core.train (full or exported)")
     parser.add_argument("--classifier", type=Path, default=None,
                         help="evaluation classifier weights (default: the shipped one of the checkpoint's dataset)")
-    parser.add_argument("--per-digit", type=int, default=100, help=f"samples per digit, 1-{MAX_PER_DIGIT:,} (default 100)")
+    parser.add_argument("--per-digit", type=int, default=100, help=f"samples per digit, 2-{MAX_PER_DIGIT:,} (default 100)")
     parser.add_argument("--data-root", default=None,
                         help="folder holding MNIST/raw, or Fashion-MNIST's *-ubyte.gz files (default: see gan_core.data)")
     parser.add_argument("--json", type=Path, default=None, help="also write the metrics as JSON here")
@@ -216,8 +216,8 @@ def check_arguments(parser, args):
             check_latent_scale(args.latent_scale)
         except ValueError as error:
             parser.error(f"--latent-scale: {error}")
-    if not 1 <= args.per_digit <= MAX_PER_DIGIT:
-        parser.error(f"--per-digit must be between 1 and {MAX_PER_DIGIT:,}, got {args.per_digit}")
+    if not 2 <= args.per_digit <= MAX_PER_DIGIT:  # the diversity ratio needs two samples of a digit
+        parser.error(f"--per-digit must be between 2 and {MAX_PER_DIGIT:,}, got {args.per_digit}")
     if args.togr_epochs < 0:
         parser.error(f"--togr-epochs must be 0 (skip) or a number of epochs, got {args.togr_epochs}")
     check_input_file(parser, args.checkpoint, "CHECKPOINT", "pass a checkpoint from python -m gan_core.train")
@@ -225,7 +225,8 @@ def check_arguments(parser, args):
         check_input_file(parser, args.classifier, "--classifier",
                          "pass weights from python -m gan_core.classifier, or leave it out for the shipped one")
     if args.json is not None:
-        check_output_file(parser, args.json, "--json", {"CHECKPOINT": args.checkpoint, "--classifier": args.classifier})
+        check_output_file(parser, args.json, "--json", {"CHECKPOINT": args.checkpoint, "--classifier": args.classifier},
+                          suffix=".json")
 
 
 def finite_or_none(value):

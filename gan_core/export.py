@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .checkpoint import CheckpointError, check_latent_scale, file_digest, load_generator
+from .checkpoint import CheckpointError, check_latent_scale, file_digest, load_checkpoint, load_generator
 from .cli import check_input_file, check_output_file
 from .training import export_release
 
@@ -39,6 +39,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     check_input_file(parser, args.source, "SOURCE", "pass a checkpoint from python -m gan_core.train")
     check_output_file(parser, args.out, "OUT", {"SOURCE": args.source})
+    if args.out.exists():
+        try:
+            load_checkpoint(args.out)
+        except (OSError, CheckpointError):
+            parser.error(f"OUT: {args.out} exists and is not a gan_core checkpoint, so it is not replaced; "
+                         "pass another path or remove that file first")
     try:
         export_release(args.source, args.out, latent_scale=args.latent_scale)
     except CheckpointError as error:

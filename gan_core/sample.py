@@ -46,7 +46,7 @@ def main(argv=None):
         parser.error(f"--first-seed must be between 0 and 2^63 - 1, got {args.first_seed}")
     check_input_file(parser, args.checkpoint, "CHECKPOINT",
                      "pass a checkpoint from python -m gan_core.train or gan_core.export")
-    check_output_file(parser, args.out, "OUT", {"CHECKPOINT": args.checkpoint})
+    check_output_file(parser, args.out, "OUT", {"CHECKPOINT": args.checkpoint}, suffix=".png")
     try:
         generator, _ = load_generator(args.checkpoint)
     except (OSError, CheckpointError) as error:

@@ -19,7 +19,9 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from .cli import check_output_file
 from .config import ModelConfig, TrainConfig
-from .training import IncompatibleCheckpointError, NonFiniteLossError, export_release, train
+from .training import (
+    DeviceUnavailableError, IncompatibleCheckpointError, NonFiniteLossError, export_release, train,
+)
 
 
 def add_config_flags(parser, cls):
@@ -61,7 +63,10 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     values = vars(args)
-    model_config = ModelConfig(**{f.name: values[f.name] for f in fields(ModelConfig)})
+    try:
+        model_config = ModelConfig(**{f.name: values[f.name] for f in fields(ModelConfig)})
+    except ValueError as error:
+        raise SystemExit(f"invalid model option: {error}") from error
     try:
         train_config = TrainConfig(**{f.name: values[f.name] for f in fields(TrainConfig)})
     except ValueError as error:
@@ -72,8 +77,7 @@ def main(argv=None):
     if args.threads < 0:
         parser.error(f"--threads must be 0 (torch's default) or a number of threads, got {args.threads}")
     if args.export:
-        check_output_file(parser, args.export, "--export", {"the run's checkpoint": args.out / "checkpoint.pt",
-                                                              "the run's log": args.out / "train.log"})
+        check_output_file(parser, args.export, "--export", {"the run's checkpoint": args.out / "checkpoint.pt"})
     if args.dry_run:
         train_config.max_steps, train_config.log_every = 1, 1
     if args.threads:
@@ -95,7 +99,7 @@ def main(argv=None):
         try:
             result = train(model_config, train_config, args.out, resume=args.resume, should_stop=past_deadline,
                            progress=not args.no_progress)
-        except (NonFiniteLossError, IncompatibleCheckpointError, FileNotFoundError) as error:
+        except (NonFiniteLossError, IncompatibleCheckpointError, DeviceUnavailableError, FileNotFoundError) as error:
             # FileNotFoundError: the dataset is missing and could not be downloaded. Its message names the setting to fix.
             raise SystemExit(str(error)) from error
     if result.status == "stopped":

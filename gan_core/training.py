@@ -70,11 +70,22 @@ def check_finite(step, **losses):
         raise NonFiniteLossError(step, values)
 
 
+class DeviceUnavailableError(ValueError):
+    """The requested device does not exist on this machine."""
+
+
 def resolve_device(preference):
+    """Return the torch device for ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``; raise DeviceUnavailableError if absent."""
     if preference == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if preference == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was requested but CUDA is not available; use 'cpu' or 'auto'")
+    if preference.startswith("cuda"):
+        device = torch.device(preference)
+        if not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count():
+            raise DeviceUnavailableError(f"device {preference!r} was requested but this machine has "
+                                         f"{torch.cuda.device_count()} CUDA devices; use 'cpu' or 'auto'")
+        return device
+    if preference == "mps" and not torch.backends.mps.is_available():
+        raise DeviceUnavailableError("device 'mps' was requested but MPS is not available; use 'cpu' or 'auto'")
     return torch.device(preference)
 
 
