@@ -66,6 +66,8 @@ def port_is_free(port):
     import socket
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As gunicorn and gRPC do, so that connections of a stopped server in TIME_WAIT do not count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -173,7 +175,11 @@ def main(argv=None):
             subprocess.run([sys.executable, "manage.py", *command, "-v", "0"], cwd=REPO_ROOT, env=env, check=True)
 
         port = args.port if port_is_free(args.port) else free_port()
+        if port != args.port:
+            logger.warning("port %d is taken; the REST API uses port %d instead", args.port, port)
         grpc_port = args.grpc_port if port_is_free(args.grpc_port) else free_port()
+        if grpc_port != args.grpc_port:
+            logger.warning("port %d is taken; the gRPC gateway uses port %d instead", args.grpc_port, grpc_port)
         base_url = f"http://127.0.0.1:{port}"
         env.setdefault("GAN_PUBLIC_BASE_URL", base_url)
 

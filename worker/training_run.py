@@ -12,7 +12,6 @@ from backend.training.models import RunStatus, TrainingRun
 from backend.training.selectors import classifier_path
 from gan_core.checkpoint import load_generator
 from gan_core.classifier import load_classifier
-from gan_core.config import TrainConfig
 from gan_core.evaluate import evaluate
 from gan_core.training import (CHECKPOINT_NAME, IncompatibleCheckpointError, NonFiniteLossError, export_release,
                                total_steps, train)
@@ -29,16 +28,7 @@ class RunBusyError(Exception):
 
 
 def configs_for(run: TrainingRun):
-    model_config = run.model_config()
-    initial_checkpoint = run.initial_checkpoint()
-    train_config = TrainConfig(
-        dataset=run.dataset, epochs=run.epochs, max_steps=run.max_steps, batch_size=run.batch_size,
-        generator_lr=run.generator_lr, critic_lr=run.critic_lr, n_critic=run.n_critic, gp_weight=run.gp_weight,
-        seed=run.seed, device=run.device, precision=run.precision, log_every=run.log_every,
-        checkpoint_every=run.checkpoint_every, init_generator=str(initial_checkpoint or ""),
-        critic_warmup=run.critic_warmup,
-    )
-    return model_config, train_config
+    return run.model_config(), run.train_config()
 
 
 class RunReporter:

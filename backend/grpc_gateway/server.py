@@ -64,5 +64,8 @@ def serve_forever(address, max_workers, grace):
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
-    stopping.wait()
+    # The kernel may deliver the signal to one of gRPC's threads. Python then runs the handler
+    # only when the main thread next runs bytecode, and a wait with no timeout would never return.
+    while not stopping.wait(timeout=0.5):
+        pass
     gateway.stop(grace)

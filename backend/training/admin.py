@@ -101,9 +101,12 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected runs (they keep their last checkpoint)")
     def cancel_runs(self, request, queryset):
+        selected = queryset.count()
         canceled = [run for run in queryset if services.training_run_cancel(run_id=run.pk)]
-        self.message_user(request, f"Canceled {len(canceled)} of {queryset.count()} runs; only queued or running "
-                                   "runs can be canceled.", messages.SUCCESS if canceled else messages.WARNING)
+        message = f"Canceled {len(canceled)} of {selected} runs."
+        if len(canceled) < selected:
+            message += " Only queued or running runs can be canceled."
+        self.message_user(request, message, messages.SUCCESS if canceled else messages.WARNING)
 
     @admin.action(description="Resume selected runs from their last checkpoint")
     def resume_runs(self, request, queryset):
@@ -120,7 +123,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = ("version", "dataset", "run", "step", "agreement", "frechet_distance", "is_active", "created_at")
     list_filter = ("is_active", "dataset")
-    actions = ["activate", "activate_with_override"]
+    actions = ["activate", "activate_with_override", "deactivate"]
     readonly_fields = ("name", "version", "dataset", "run", "step", "checkpoint", "is_active", "activated_at", "created_at",
                        "grid_image", "metrics_table")
     exclude = ("grid", "metrics")
@@ -158,7 +161,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
         except services.QualityFloorError as error:
             self.message_user(request, f"Not activated: {error}", messages.ERROR)
             return
-        self.message_user(request, f"{version.version} is now active; new generate jobs use it.", messages.SUCCESS)
+        # Messages start with a word because the admin capitalises their first letter, which would
+        # change the version id.
+        self.message_user(request, f"Version {version.version} is now active; new generate jobs use it.", messages.SUCCESS)
 
     @admin.action(description="Activate (new generate jobs use it)")
     def activate(self, request, queryset):
@@ -167,3 +172,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.action(description="Activate, overriding the quality floor")
     def activate_with_override(self, request, queryset):
         self._activate(request, queryset, override=True)
+
+    @admin.action(description="Deactivate (new jobs use the default model)")
+    def deactivate(self, request, queryset):
+        active = [version for version in queryset if version.is_active]
+        if not active:
+            self.message_user(request, "None of the selected versions is active; nothing changed.", messages.WARNING)
+            return
+        for version in active:
+            services.model_version_deactivate(version_id=version.pk)
+            self.message_user(request, f"Version {version.version} is no longer active; new "
+                                       f"{version.get_dataset_display()} jobs use the default model.", messages.SUCCESS)

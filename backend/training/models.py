@@ -30,7 +30,7 @@ class Dataset(models.TextChoices):
 
 
 class TrainingRun(models.Model):
-    """One training of the conditional WGAN-GP. The defaults are those of the shipped model."""
+    """One training of the conditional WGAN-GP. The defaults follow the shipped recipe, at 12,000 steps and in float32."""
 
     name = models.CharField(max_length=100, blank=True, help_text="Label shown in lists; optional.")
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)
@@ -104,6 +104,19 @@ class TrainingRun(models.Model):
         return ModelConfig(latent_dim=self.latent_dim, conditional_norm=self.conditional_norm,
                            auxiliary_classifier=self.auxiliary_classifier)
 
+    def train_config(self):
+        """Return the run's gan_core TrainConfig; it raises ValueError for settings that cannot train."""
+        from gan_core.config import TrainConfig
+
+        initial_checkpoint = self.initial_checkpoint()
+        return TrainConfig(
+            dataset=self.dataset, epochs=self.epochs, max_steps=self.max_steps, batch_size=self.batch_size,
+            generator_lr=self.generator_lr, critic_lr=self.critic_lr, n_critic=self.n_critic, gp_weight=self.gp_weight,
+            seed=self.seed, device=self.device, precision=self.precision, log_every=self.log_every,
+            checkpoint_every=self.checkpoint_every, init_generator=str(initial_checkpoint or ""),
+            critic_warmup=self.critic_warmup,
+        )
+
     def initial_checkpoint(self):
         """Return the path of the checkpoint whose generator this run starts from, or None for random weights."""
         if self.start_from is not None:
@@ -116,6 +129,7 @@ class TrainingRun(models.Model):
 
     def clean(self):
         super().clean()
+        self.check_settings()
         if self.start_from is not None and self.start_from_default:
             raise ValidationError({"start_from_default": "choose either a version to start from or the default "
                                                          "model, not both; clear one of them"})
@@ -126,6 +140,23 @@ class TrainingRun(models.Model):
         path = self.initial_checkpoint()
         if path is not None:
             self.check_initial_checkpoint(path)
+
+    def check_settings(self):
+        """Raise a ValidationError on the field whose value gan_core's configurations reject.
+
+        Without this a run with, say, 0 steps between checkpoints would be queued and fail in the worker.
+        """
+        settings_fields = ("dataset", "epochs", "max_steps", "batch_size", "generator_lr", "critic_lr", "n_critic",
+                           "gp_weight", "latent_dim", "seed", "device", "precision", "log_every", "checkpoint_every",
+                           "critic_warmup")
+        if any(getattr(self, name) is None for name in settings_fields):
+            return  # the form has already reported the empty or malformed field
+        try:
+            self.model_config()
+            self.train_config()
+        except ValueError as error:
+            name = str(error).split(" ", 1)[0]
+            raise ValidationError({name: str(error)} if name in settings_fields else str(error)) from error
 
     def check_initial_checkpoint(self, path):
         """Raise a ValidationError naming each model field that differs from the starting checkpoint's."""

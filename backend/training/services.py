@@ -185,3 +185,15 @@ def model_version_activate(*, version_id, override: bool = False) -> ModelVersio
         version.save(update_fields=["is_active", "activated_at"])
     logger.info("model version %s activated%s", version.version, " (quality floor overridden)" if override else "")
     return version
+
+
+def model_version_deactivate(*, version_id) -> ModelVersion:
+    """Make new generate jobs of the version's dataset use the default checkpoint again (the shipped weights)."""
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().get(pk=version_id)
+        if version.is_active:
+            version.is_active = False
+            version.save(update_fields=["is_active"])
+            logger.info("model version %s deactivated; %s jobs use the default checkpoint", version.version,
+                        version.dataset)
+    return version

@@ -120,3 +120,9 @@ def test_cancel_finished_job_changes_nothing(client):
 
 def test_cancel_unknown_job_is_404(client):
     assert client.post(f"/api/jobs/{uuid.uuid4()}/cancel").status_code == 404
+
+
+def test_cancel_rejects_get_with_a_hint(client):
+    response = client.get(f"/api/jobs/{uuid.uuid4()}/cancel")
+    assert response.status_code == 405
+    assert response.json()["error"]["message"].startswith("Method GET is not allowed on /api/jobs/<id>/cancel: send POST")

@@ -3,6 +3,7 @@
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -139,3 +140,20 @@ def test_launcher_bounds_match_the_api():
 
     assert launcher.MAX_DEMO_COUNT == MAX_COUNT
     assert launcher.MAX_SEED == MAX_SEED
+
+
+def test_port_in_time_wait_counts_as_free():
+    """A restart soon after a stop keeps the port: only a listening socket makes it taken."""
+    from backend.launcher import port_is_free
+
+    port = free_port()
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", port))
+        server.listen()
+        assert not port_is_free(port)
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            connection, _ = server.accept()
+            connection.close()  # the server's end closes first, so it is the one left in TIME_WAIT
+            client.recv(1)
+    assert port_is_free(port)

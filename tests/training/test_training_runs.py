@@ -12,6 +12,7 @@ from django.conf import settings
 from backend.training import services
 from backend.training.models import ModelVersion, RunStatus, TrainingRun
 from gan_core.checkpoint import load_checkpoint, load_generator
+from worker.model_cache import model_version_for
 
 from .conftest import TINY_RUN, pool_children
 
@@ -159,6 +160,12 @@ def test_activation_switches_generate_version(admin_client, celery_worker_proces
     services.model_version_activate(version_id=weak.pk, override=True)
     assert generate_and_wait(client)["model_version"] == weak.version
 
+    response = admin_client.post("/admin/training/modelversion/",
+                                 {"action": "deactivate", "_selected_action": [good.pk, weak.pk]}, follow=True)
+    assert f"Version {weak.version} is no longer active; new MNIST jobs use the default model." in response.content.decode()
+    assert not ModelVersion.objects.filter(is_active=True).exists()
+    assert generate_and_wait(client)["model_version"] == model_version_for(shipped)
+
 
 def generate_and_wait(client, timeout=30):
     job_id = client.post("/api/generate", data='{"digit": 1, "seed": 3}', content_type="application/json").json()["id"]
@@ -242,4 +249,26 @@ def test_start_from_unreadable_default_model(admin_client, settings, tmp_path):
     errors = form_errors(admin_add(admin_client, name="tiny", start_from_default="on"))
     assert f"the starting model could not be read: {broken} is not a checkpoint written by gan_core" in errors[
         "start_from_default"]
+    assert not TrainingRun.objects.exists()
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("batch_size", "0", "batch_size must be at least 1, got 0"),
+    ("n_critic", "0", "n_critic must be at least 1, got 0"),
+    ("checkpoint_every", "0", "checkpoint_every must be at least 1 generator step, got 0"),
+    ("log_every", "0", "log_every must be at least 1 generator step, got 0"),
+    ("generator_lr", "-1", "generator_lr must be 0 or more, got -1.0"),
+    ("critic_lr", "-0.001", "critic_lr must be 0 or more"),
+    ("gp_weight", "-1", "gp_weight must be 0 or more, got -1.0"),
+    ("latent_dim", "0", "latent_dim must be at least 1, got 0"),
+])
+def test_admin_form_rejects_settings_that_cannot_train(admin_client, field, value, message):
+    errors = form_errors(admin_add(admin_client, name="bad", **{field: value}))
+    assert message in errors[field]
+    assert not TrainingRun.objects.exists()
+
+
+def test_admin_form_rejects_zero_epochs_without_steps(admin_client):
+    errors = form_errors(admin_add(admin_client, name="bad", max_steps="0", epochs="0"))
+    assert "epochs must be at least 1, got 0" in errors["epochs"]
     assert not TrainingRun.objects.exists()

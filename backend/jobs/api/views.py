@@ -184,6 +184,11 @@ class JobDetailView(APIView):
 class JobCancelView(APIView):
     """Cancel a queued or running job and return it; a finished job is returned unchanged."""
 
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        raise exceptions.MethodNotAllowed(
+            request.method, detail=f"Method {request.method} is not allowed on /api/jobs/<id>/cancel: send POST "
+                                   "to cancel the job, or GET /api/jobs/<id> to read it.")
+
     @extend_schema(operation_id="cancel_job", request=None, responses={200: JobSerializer, 401: UNAUTHORIZED, 404: NOT_FOUND, 410: GONE,
                                                                429: THROTTLED})
     def post(self, request, job_id):
