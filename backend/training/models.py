@@ -1,8 +1,12 @@
 """Training runs started from the admin, and the model versions they produce."""
 
+import functools
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 
 
 class RunStatus(models.TextChoices):
@@ -203,3 +207,15 @@ class ModelVersion(models.Model):
 
     def __str__(self):
         return self.version
+
+
+@receiver(post_delete, sender=ModelVersion)
+def delete_version_files(sender, instance, **kwargs):
+    """Remove a deleted version's checkpoint and grid from media, once the deletion is committed.
+
+    Each version owns copies of its files (``services.model_version_save`` copies them in), so
+    nothing else refers to them.
+    """
+    for field in (instance.checkpoint, instance.grid):
+        if field.name:
+            transaction.on_commit(functools.partial(field.storage.delete, field.name))

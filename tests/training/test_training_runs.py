@@ -272,3 +272,19 @@ def test_admin_form_rejects_zero_epochs_without_steps(admin_client):
     errors = form_errors(admin_add(admin_client, name="bad", max_steps="0", epochs="0"))
     assert "epochs must be at least 1, got 0" in errors["epochs"]
     assert not TrainingRun.objects.exists()
+
+
+def test_deleting_a_version_removes_its_files(admin_client):
+    shipped = Path(settings.GAN["MODEL_PATH"])
+    version = services.model_version_save(run=None, name="doomed", step=1, checkpoint_path=shipped,
+                                          grid_png=b"\x89PNG\r\n\x1a\n", metrics={"agreement": 0.99})
+    files = [Path(version.checkpoint.path), Path(version.grid.path)]
+    assert all(path.exists() for path in files)
+
+    response = admin_client.post("/admin/training/modelversion/",
+                                 {"action": "delete_selected", "_selected_action": [version.pk], "post": "yes"},
+                                 follow=True)
+    assert response.status_code == 200
+    assert not ModelVersion.objects.filter(pk=version.pk).exists()
+    assert not any(path.exists() for path in files)
+    assert shipped.exists()
