@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import CheckpointError, load_generator
+from .checkpoint import CheckpointError, check_latent_scale, load_generator
 from .cli import check_input_file, check_output_file
 from .sampling import MAX_SEED, generate, grid_png, image_seeds
 
@@ -32,6 +32,8 @@ def build_parser():
                         help="classes, one row each, separated by commas (default: every class)")
     parser.add_argument("--per-digit", type=int, default=10,
                         help="images per class, one column each, 1-100 (default 10)")
+    parser.add_argument("--latent-scale", type=float, default=None, metavar="SCALE",
+                        help="sample at this latent scale instead of the checkpoint's, to preview one")
     parser.add_argument("--first-seed", type=int, default=0,
                         help="seed of the first column, 0 to 2^63 - 1; later columns wrap to 0 (default 0)")
     return parser
@@ -40,22 +42,20 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not 1 <= args.per_digit <= 100:
-        parser.error(f"--per-digit must be between 1 and 100, got {args.per_digit}")
-    if not 0 <= args.first_seed <= MAX_SEED:
-        parser.error(f"--first-seed must be between 0 and 2^63 - 1, got {args.first_seed}")
-    check_input_file(parser, args.checkpoint, "CHECKPOINT",
-                     "pass a checkpoint from python -m gan_core.train or gan_core.export")
-    check_output_file(parser, args.out, "OUT", {"CHECKPOINT": args.checkpoint}, suffix=".png")
+    check_arguments(parser, args)
+
     try:
         generator, _ = load_generator(args.checkpoint)
     except (OSError, CheckpointError) as error:
         raise SystemExit(f"CHECKPOINT: {error}") from error
+    if args.latent_scale is not None:
+        generator.latent_scale = args.latent_scale
     num_classes = generator.config.num_classes
     digits = args.digits if args.digits is not None else list(range(num_classes))
     wrong = [digit for digit in digits if not 0 <= digit < num_classes]
     if wrong:
         parser.error(f"--digits: {wrong} outside 0-{num_classes - 1}, the classes this checkpoint was trained on")
+
     seeds = image_seeds(args.first_seed, args.per_digit)
     with torch.inference_mode():
         images = generate(generator, [digit for digit in digits for _ in seeds], seeds * len(digits))
@@ -64,6 +64,21 @@ def main(argv=None):
           f"latent scale {generator.latent_scale:g}")
     return 0
 
+
+def check_arguments(parser, args):
+    """Exit through ``parser.error`` on the first argument that cannot work, before the model loads."""
+    if not 1 <= args.per_digit <= 100:
+        parser.error(f"--per-digit must be between 1 and 100, got {args.per_digit}")
+    if not 0 <= args.first_seed <= MAX_SEED:
+        parser.error(f"--first-seed must be between 0 and 2^63 - 1, got {args.first_seed}")
+    if args.latent_scale is not None:
+        try:
+            check_latent_scale(args.latent_scale)
+        except ValueError as error:
+            parser.error(f"--latent-scale: {error}")
+    check_input_file(parser, args.checkpoint, "CHECKPOINT",
+                     "pass a checkpoint from python -m gan_core.train or gan_core.export")
+    check_output_file(parser, args.out, "OUT", {"CHECKPOINT": args.checkpoint}, suffix=".png")
 
 if __name__ == "__main__":
     sys.exit(main())

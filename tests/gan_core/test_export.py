@@ -151,7 +151,18 @@ def test_sample_grid_matches_generate(source, tmp_path, capsys):
             assert np.array_equal(tile(grid, row, column), to_uint8(generate(generator, [digit], [seed])[0]))
 
 
+def test_sample_previews_another_scale(source, tmp_path, capsys):
+    png = tmp_path / "preview.png"
+    assert sample.main([str(source), str(png), "--digits", "4", "--per-digit", "2", "--latent-scale", "0.5"]) == 0
+    assert "latent scale 0.5" in capsys.readouterr().out
+    generator, _ = load_generator(source)
+    generator.latent_scale = 0.5
+    grid = np.asarray(Image.open(png))
+    assert np.array_equal(tile(grid, 0, 1), to_uint8(generate(generator, [4], [1])[0]))
+
+
 @pytest.mark.parametrize("argv, message", [
+    (["--latent-scale", "0"], "--latent-scale: latent scale must be a finite number above 0"),
     (["--digits", "3,10"], r"--digits: \[10\] outside 0-9"),
     (["--digits", "three"], "--digits: .*expected class numbers separated by commas"),
     (["--per-digit", "0"], "--per-digit must be between 1 and 100"),
