@@ -173,6 +173,24 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def activate_with_override(self, request, queryset):
         self._activate(request, queryset, override=True)
 
+    def delete_model(self, request, obj):
+        was_active = obj.is_active
+        super().delete_model(request, obj)
+        if was_active:
+            self.report_default_model(request, [obj])
+
+    def delete_queryset(self, request, queryset):
+        active = [version for version in queryset if version.is_active]
+        super().delete_queryset(request, queryset)
+        self.report_default_model(request, active)
+
+    def report_default_model(self, request, deleted_active):
+        """Tell staff which datasets went back to their default model because their active version was deleted."""
+        for version in deleted_active:
+            self.message_user(request, f"Version {version.version} was the active one; new "
+                                       f"{version.get_dataset_display()} jobs now use the default model.",
+                              messages.WARNING)
+
     @admin.action(description="Deactivate (new jobs use the default model)")
     def deactivate(self, request, queryset):
         active = [version for version in queryset if version.is_active]

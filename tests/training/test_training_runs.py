@@ -278,6 +278,7 @@ def test_deleting_a_version_removes_its_files(admin_client):
     shipped = Path(settings.GAN["MODEL_PATH"])
     version = services.model_version_save(run=None, name="doomed", step=1, checkpoint_path=shipped,
                                           grid_png=b"\x89PNG\r\n\x1a\n", metrics={"agreement": 0.99})
+    services.model_version_activate(version_id=version.pk)
     files = [Path(version.checkpoint.path), Path(version.grid.path)]
     assert all(path.exists() for path in files)
 
@@ -285,6 +286,18 @@ def test_deleting_a_version_removes_its_files(admin_client):
                                  {"action": "delete_selected", "_selected_action": [version.pk], "post": "yes"},
                                  follow=True)
     assert response.status_code == 200
+    assert (f"Version {version.version} was the active one; new MNIST jobs now use the default model."
+            in response.content.decode())
     assert not ModelVersion.objects.filter(pk=version.pk).exists()
     assert not any(path.exists() for path in files)
     assert shipped.exists()
+
+
+def test_deleting_the_active_version_from_its_page_warns(admin_client):
+    shipped = Path(settings.GAN["MODEL_PATH"])
+    version = services.model_version_save(run=None, name="single", step=1, checkpoint_path=shipped,
+                                          grid_png=b"\x89PNG\r\n\x1a\n", metrics={"agreement": 0.99})
+    services.model_version_activate(version_id=version.pk)
+    response = admin_client.post(f"/admin/training/modelversion/{version.pk}/delete/", {"post": "yes"}, follow=True)
+    assert "was the active one; new MNIST jobs now use the default model." in response.content.decode()
+    assert not ModelVersion.objects.exists()
