@@ -72,21 +72,30 @@ def save_checkpoint(path, *, model_config, train_config, generator_ema, generato
         raise
 
 
+def read_weights_file(path, error_type, description, hint=""):
+    """Return what ``torch.load`` reads from ``path`` (tensors and plain data only), on the CPU.
+
+    Raises OSError when the file cannot be opened, and ``error_type`` ("PATH is not
+    DESCRIPTION (TorchError)HINT") when torch cannot read it.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except OSError:
+        raise
+    except Exception as error:  # torch raises pickle, zip and runtime errors for a foreign file
+        # torch's own message for this case suggests weights_only=False, which would run code
+        # from the file, so only the error's type is passed on.
+        raise error_type(f"{path} is not {description} ({type(error).__name__}){hint}") from error
+
+
 def load_checkpoint(path):
     """Return the raw checkpoint dict, on the CPU.
 
     Raises OSError when the file cannot be opened, and :class:`CheckpointError` when it is not a
     gan_core checkpoint of this format.
     """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except OSError:
-        raise
-    except Exception as error:  # torch raises pickle, zip and runtime errors for a foreign file
-        # torch's own message for this case suggests weights_only=False, which would run code
-        # from the file, so only the error's type is passed on.
-        raise CheckpointError(f"{path} is not a checkpoint written by gan_core ({type(error).__name__}); "
-                              "pass a file from python -m gan_core.train or its --export") from error
+    state = read_weights_file(path, CheckpointError, "a checkpoint written by gan_core",
+                              "; pass a file from python -m gan_core.train or its --export")
     if isinstance(state, dict) and "state_dict" in state and "format_version" not in state:
         raise CheckpointError(f"{path} contains evaluation-classifier weights, not a generator; pass a checkpoint from "
                               "python -m gan_core.train or gan_core.export (a classifier goes in --classifier)")

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoint import read_weights_file
 from .cli import check_output_file
 from .data import DATASETS, InMemoryBatches, load_dataset_tensors, to_model_range
 
@@ -116,13 +117,7 @@ def load_classifier(path, device="cpu"):
     Raises OSError when the file cannot be opened, and :class:`ClassifierFileError` when it
     contains something else.
     """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except OSError:
-        raise
-    except Exception as error:  # torch raises pickle, zip and runtime errors for a foreign file
-        raise ClassifierFileError(f"{path} is not a classifier written by python -m gan_core.classifier "
-                                  f"({type(error).__name__})") from error
+    state = read_weights_file(path, ClassifierFileError, "a classifier written by python -m gan_core.classifier")
     if not isinstance(state, dict) or "state_dict" not in state:
         raise ClassifierFileError(f"{path} is not a classifier written by python -m gan_core.classifier "
                                   "(no state_dict in it; a generator checkpoint goes in CHECKPOINT)")

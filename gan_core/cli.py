@@ -1,6 +1,31 @@
 """Argument checks shared by the gan_core commands, so that a bad argument ends in one line naming it."""
 
+import argparse
 from pathlib import Path
+
+from .checkpoint import CheckpointError, check_latent_scale, load_generator
+
+
+def latent_scale_argument(text):
+    """Parse a ``--latent-scale`` value for argparse: a number that :func:`check_latent_scale` accepts."""
+    try:
+        return check_latent_scale(float(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def load_generator_or_exit(path, latent_scale=None):
+    """Return ``(generator, state)`` from CHECKPOINT ``path``, sampling at ``latent_scale`` when given.
+
+    A file that cannot be read ends the command with one line naming CHECKPOINT.
+    """
+    try:
+        generator, state = load_generator(path)
+    except (OSError, CheckpointError) as error:
+        raise SystemExit(f"CHECKPOINT: {error}") from error
+    if latent_scale is not None:
+        generator.latent_scale = latent_scale
+    return generator, state
 
 
 def check_input_file(parser, path, name, hint):

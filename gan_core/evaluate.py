@@ -20,8 +20,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import CheckpointError, check_latent_scale, load_generator
-from .cli import check_input_file, check_output_file
+from .cli import check_input_file, check_output_file, latent_scale_argument, load_generator_or_exit
 from .classifier import ClassifierFileError, load_classifier
 from .data import check_dataset, load_dataset_tensors, to_model_range
 from .metrics import frechet_distance, kernel_inception_distance, memorization_ratio, precision_recall
@@ -170,7 +169,7 @@ def main(argv=None):
     parser.add_argument("--json", type=Path, default=None, help="also write the metrics as JSON here")
     parser.add_argument("--extended", action="store_true",
                         help="also compute KID, precision/recall and the memorization check")
-    parser.add_argument("--latent-scale", type=float, default=None, metavar="SCALE",
+    parser.add_argument("--latent-scale", type=latent_scale_argument, default=None, metavar="SCALE",
                         help="sample at this latent scale instead of the checkpoint's, to choose one for "
                              "python -m gan_core.export")
     parser.add_argument("--togr-epochs", type=int, default=0,
@@ -179,12 +178,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     check_arguments(parser, args)
-    try:
-        generator, state = load_generator(args.checkpoint)
-    except (OSError, CheckpointError) as error:
-        raise SystemExit(f"CHECKPOINT: {error}") from error
-    if args.latent_scale is not None:
-        generator.latent_scale = args.latent_scale
+    generator, state = load_generator_or_exit(args.checkpoint, args.latent_scale)
     # The checkpoint names the dataset it was trained on; older ones are MNIST.
     dataset = state.get("train_config", {}).get("dataset", "mnist")
     classifier_path = args.classifier or default_classifier(dataset)
@@ -211,11 +205,6 @@ def main(argv=None):
 
 def check_arguments(parser, args):
     """Exit through ``parser.error`` on the first argument that cannot work, before any slow step."""
-    if args.latent_scale is not None:
-        try:
-            check_latent_scale(args.latent_scale)
-        except ValueError as error:
-            parser.error(f"--latent-scale: {error}")
     if not 2 <= args.per_digit <= MAX_PER_DIGIT:  # the diversity ratio needs two samples of a digit
         parser.error(f"--per-digit must be between 2 and {MAX_PER_DIGIT:,}, got {args.per_digit}")
     if args.togr_epochs < 0:

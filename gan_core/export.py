@@ -12,23 +12,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from .checkpoint import CheckpointError, check_latent_scale, file_digest, load_checkpoint, load_generator
-from .cli import check_input_file, check_output_file
+from .checkpoint import CheckpointError, file_digest, load_checkpoint
+from .cli import check_input_file, check_output_file, latent_scale_argument
 from .training import export_release
-
-
-def parse_latent_scale(text):
-    try:
-        return check_latent_scale(float(text))
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m gan_core.export", description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, help="a checkpoint from gan_core.train (full or exported)")
     parser.add_argument("out", type=Path, help="where to write the sampling checkpoint")
-    parser.add_argument("--latent-scale", type=parse_latent_scale, default=None, metavar="SCALE",
+    parser.add_argument("--latent-scale", type=latent_scale_argument, default=None, metavar="SCALE",
                         help="multiply every latent by SCALE when sampling (default: keep SOURCE's, "
                              "1 for a training checkpoint)")
     return parser
@@ -46,12 +39,11 @@ def main(argv=None):
             parser.error(f"OUT: {args.out} exists and is not a gan_core checkpoint, so it is not replaced; "
                          "pass another path or remove that file first")
     try:
-        export_release(args.source, args.out, latent_scale=args.latent_scale)
+        step, latent_scale = export_release(args.source, args.out, latent_scale=args.latent_scale)
     except CheckpointError as error:
         raise SystemExit(f"SOURCE: {error}") from error
-    generator, state = load_generator(args.out)
-    print(f"wrote {args.out} (version {args.out.stem}-{file_digest(args.out)}): step {state['step']}, "
-          f"latent scale {generator.latent_scale:g}")
+    print(f"wrote {args.out} (version {args.out.stem}-{file_digest(args.out)}): step {step}, "
+          f"latent scale {latent_scale:g}")
     return 0
 
 

@@ -36,7 +36,8 @@ class Generator(nn.Module):
 
     ``latent_scale`` multiplies every latent before the first layer. Training keeps it at 1.
     A sampling checkpoint may set another value (see :func:`gan_core.checkpoint.load_generator`),
-    which trades variety for fidelity as the truncation trick does (Brock et al., 2019).
+    which trades variety for fidelity by reducing the variance of the generator's input, like
+    the truncation trick of Brock et al. (2019, BigGAN).
     """
 
     def __init__(self, config: ModelConfig):

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import CheckpointError, check_latent_scale, load_generator
-from .cli import check_input_file, check_output_file
+from .cli import check_input_file, check_output_file, latent_scale_argument, load_generator_or_exit
 from .sampling import MAX_SEED, generate, grid_png, image_seeds
 
 
@@ -32,7 +31,7 @@ def build_parser():
                         help="classes, one row each, separated by commas (default: every class)")
     parser.add_argument("--per-digit", type=int, default=10,
                         help="images per class, one column each, 1-100 (default 10)")
-    parser.add_argument("--latent-scale", type=float, default=None, metavar="SCALE",
+    parser.add_argument("--latent-scale", type=latent_scale_argument, default=None, metavar="SCALE",
                         help="sample at this latent scale instead of the checkpoint's, to preview one")
     parser.add_argument("--first-seed", type=int, default=0,
                         help="seed of the first column, 0 to 2^63 - 1; later columns wrap to 0 (default 0)")
@@ -44,12 +43,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     check_arguments(parser, args)
 
-    try:
-        generator, _ = load_generator(args.checkpoint)
-    except (OSError, CheckpointError) as error:
-        raise SystemExit(f"CHECKPOINT: {error}") from error
-    if args.latent_scale is not None:
-        generator.latent_scale = args.latent_scale
+    generator, _ = load_generator_or_exit(args.checkpoint, args.latent_scale)
     num_classes = generator.config.num_classes
     digits = args.digits if args.digits is not None else list(range(num_classes))
     wrong = [digit for digit in digits if not 0 <= digit < num_classes]
@@ -71,11 +65,6 @@ def check_arguments(parser, args):
         parser.error(f"--per-digit must be between 1 and 100, got {args.per_digit}")
     if not 0 <= args.first_seed <= MAX_SEED:
         parser.error(f"--first-seed must be between 0 and 2^63 - 1, got {args.first_seed}")
-    if args.latent_scale is not None:
-        try:
-            check_latent_scale(args.latent_scale)
-        except ValueError as error:
-            parser.error(f"--latent-scale: {error}")
     check_input_file(parser, args.checkpoint, "CHECKPOINT",
                      "pass a checkpoint from python -m gan_core.train or gan_core.export")
     check_output_file(parser, args.out, "OUT", {"CHECKPOINT": args.checkpoint}, suffix=".png")

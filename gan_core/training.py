@@ -365,6 +365,7 @@ def export_release(checkpoint_path, release_path, latent_scale=None):
     """Write a sampling-only checkpoint (EMA generator, configs, loss history) from a full or sampling one.
 
     ``latent_scale`` is stored for sampling; None keeps the source's (1 for a training checkpoint).
+    Returns the checkpoint's step and the latent scale written.
     """
     state = ckpt.load_checkpoint(checkpoint_path)
     if latent_scale is None:
@@ -377,3 +378,4 @@ def export_release(checkpoint_path, release_path, latent_scale=None):
         generator_ema=generator_ema, step=state["step"], epoch=state["epoch"],
         history=state["history"], latent_scale=latent_scale,
     )
+    return state["step"], float(latent_scale)

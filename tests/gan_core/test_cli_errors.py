@@ -75,7 +75,7 @@ def test_evaluate_names_a_foreign_checkpoint(foreign):
         evaluate.main([str(foreign)])
 
 
-def test_evaluate_names_a_classifier_given_as_checkpoint(tmp_path):
+def test_evaluate_rejects_classifier_as_checkpoint():
     with pytest.raises(SystemExit, match="CHECKPOINT: .* contains evaluation-classifier weights, not a generator"):
         evaluate.main([str(evaluate.default_classifier("mnist"))])
 
@@ -85,7 +85,7 @@ def test_evaluate_names_a_foreign_classifier(source, foreign):
         evaluate.main([str(source), "--classifier", str(foreign)])
 
 
-def test_generator_passed_as_classifier_is_named(source):
+def test_load_classifier_rejects_generator(source):
     with pytest.raises(ClassifierFileError, match="no state_dict in it; a generator checkpoint goes in CHECKPOINT"):
         load_classifier(source)
 
@@ -133,7 +133,7 @@ def test_train_rejects_settings_that_cannot_train(tmp_path, argv, message):
     (["--latent-dim", "0"], "latent_dim must be at least 1, got 0"),
     (["--generator-width", "0"], "generator_width must be at least 1, got 0"),
 ])
-def test_train_rejects_model_shapes_that_cannot_build(tmp_path, argv, message):
+def test_train_rejects_unbuildable_model_shapes(tmp_path, argv, message):
     with pytest.raises(SystemExit, match=f"invalid model option: {message}"):
         train_cli.main(["--out", str(tmp_path / "run"), "--dry-run", "--no-progress", *argv])
 
@@ -144,7 +144,7 @@ def test_train_names_a_missing_cuda_device(tmp_path):
         train_cli.main(["--out", str(tmp_path / "run"), "--dry-run", "--no-progress", "--device", "cuda"])
 
 
-def test_export_will_not_replace_a_foreign_file(source, tmp_path, capsys):
+def test_export_keeps_foreign_out_file(source, tmp_path, capsys):
     classifier_weights = tmp_path / "classifier.pt"
     classifier_weights.write_bytes(b"weights of something else")
     with pytest.raises(SystemExit) as raised:

@@ -262,7 +262,7 @@ def test_start_from_unreadable_default_model(admin_client, settings, tmp_path):
     ("gp_weight", "-1", "gp_weight must be 0 or more, got -1.0"),
     ("latent_dim", "0", "latent_dim must be at least 1, got 0"),
 ])
-def test_admin_form_rejects_settings_that_cannot_train(admin_client, field, value, message):
+def test_admin_form_rejects_untrainable_settings(admin_client, field, value, message):
     errors = form_errors(admin_add(admin_client, name="bad", **{field: value}))
     assert message in errors[field]
     assert not TrainingRun.objects.exists()
@@ -293,7 +293,7 @@ def test_deleting_a_version_removes_its_files(admin_client):
     assert shipped.exists()
 
 
-def test_deleting_the_active_version_from_its_page_warns(admin_client):
+def test_delete_page_warns_for_active_version(admin_client):
     shipped = Path(settings.GAN["MODEL_PATH"])
     version = services.model_version_save(run=None, name="single", step=1, checkpoint_path=shipped,
                                           grid_png=b"\x89PNG\r\n\x1a\n", metrics={"agreement": 0.99})
